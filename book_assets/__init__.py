@@ -1,0 +1,1 @@
+"""book_assets: a Dagster asset graph from the OpenLibrary dump to a CLIP cover search."""
