@@ -1,0 +1,166 @@
+"""Ingest assets: the raw OpenLibrary dump, recent English fiction per year, cover URLs per year."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+)
+
+from book_assets import quality
+from book_assets.assets.results import check_results, check_specs, per_year_table, selected_years
+from book_assets.dump.fetch import DumpFetchError, fetch_dump
+from book_assets.dump.staging import DumpFileError, stage_dump
+from book_assets.partitions import year_partitions
+from book_assets.resources.pipeline import PipelineConfig
+from book_assets.resources.spark import SparkLauncher
+from book_assets.warehouse import COVER_URLS_SCHEMA, RECENT_FICTION_SCHEMA
+
+INGEST_GROUP = "ingest"
+
+
+def staged_dir(config: PipelineConfig, kind: str) -> Path:
+    return Path(config.home) / "staged" / kind
+
+
+def _schema(schema) -> TableSchema:
+    return TableSchema(columns=[TableColumn(f.name, str(f.type)) for f in schema])
+
+
+@asset(
+    group_name=INGEST_GROUP,
+    kinds={"python", "gzip"},
+    owners=["team:book-assets"],
+    tags={"layer": "raw"},
+    code_version="1",
+)
+def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -> MaterializeResult:
+    """The OpenLibrary editions, works and authors dumps, fetched and staged for parallel reads.
+
+    A URL is downloaded (streaming, resumable, size-checked) into ``$BOOK_ASSETS_HOME/raw``; a
+    local path is used in place. Each dump is then split into gzip parts under
+    ``$BOOK_ASSETS_HOME/staged/<kind>/`` so Spark reads it on every core (one ``.gz`` is one
+    Spark task). ``BOOK_ASSETS_SAMPLE_LINES`` keeps only the first N lines of each dump.
+    """
+    sources = {"editions": pipeline.editions_dump, "works": pipeline.works_dump}
+    if pipeline.authors_dump:
+        sources["authors"] = pipeline.authors_dump
+    metadata: dict = {}
+    for kind, source in sources.items():
+        try:
+            fetched = fetch_dump(source, Path(pipeline.home) / "raw")
+            staged = stage_dump(
+                kind, fetched.path, source, fetched.version, staged_dir(pipeline, kind),
+                part_lines=pipeline.part_lines, sample_lines=pipeline.sample_lines,
+            )
+        except (DumpFetchError, DumpFileError) as exc:
+            raise Failure(description=f"{kind} dump: {exc}") from exc
+        context.log.info(
+            f"{kind}: {staged.lines} lines in {staged.parts} parts"
+            + (" (reused)" if staged.reused else f" staged in {staged.seconds}s")
+        )
+        metadata[f"{kind}_lines"] = MetadataValue.int(staged.lines)
+        metadata[f"{kind}_parts"] = MetadataValue.int(staged.parts)
+        metadata[f"{kind}_bytes"] = MetadataValue.int(staged.bytes_in)
+        metadata[f"{kind}_source"] = MetadataValue.text(source)
+        metadata[f"{kind}_downloaded_bytes"] = MetadataValue.int(fetched.downloaded_bytes)
+    metadata["sample_lines"] = MetadataValue.int(pipeline.sample_lines)
+    return MaterializeResult(metadata=metadata)
+
+
+@asset(
+    deps=[openlibrary_dump],
+    partitions_def=year_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=INGEST_GROUP,
+    kinds={"spark", "parquet"},
+    owners=["team:book-assets"],
+    code_version="1",
+    check_specs=check_specs("recent_fiction", quality.FICTION_CHECKS)
+    + check_specs("recent_fiction", quality.DUMP_CHECKS),
+)
+def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spark: SparkLauncher):
+    """English adult fiction editions with more than 100 pages, by publication year.
+
+    Spark job ``book_assets/emr/fiction_job.py``: fiction is decided from the edition's AND its
+    work's subjects ("Nonfiction", "Juvenile…", "Children's…" never count), the year from the
+    messy ``publish_date`` (future or unparseable dates are not assigned). Writes
+    ``warehouse/recent_fiction/year=YYYY/``; a range run builds all its years in one job.
+    """
+    years = selected_years(context)
+    args = [
+        "--editions", str(staged_dir(pipeline, "editions")),
+        "--works", str(staged_dir(pipeline, "works")),
+        "--warehouse", pipeline.warehouse(),
+        "--years", ",".join(map(str, years)),
+        "--current-year", str(pipeline.effective_current_year()),
+    ]
+    if pipeline.authors_dump:
+        args += ["--authors", str(staged_dir(pipeline, "authors"))]
+    report = spark.run_job(context, "fiction", args).report
+    dump_outcomes = quality.dump_checks(report["lines_read"], report["malformed"], pipeline.max_malformed_rate)
+    outcomes = {str(y): quality.fiction_checks(report["per_year"][str(y)]) + dump_outcomes for y in years}
+    rows = sum(report["per_year"][str(y)]["rows"] for y in years)
+    metadata = {
+        "dagster/row_count": MetadataValue.int(rows),
+        "dagster/column_schema": _schema(RECENT_FICTION_SCHEMA),
+        "years": MetadataValue.json(years),
+        "per_year": per_year_table(report["per_year"]),
+        "lines_read": MetadataValue.json(report["lines_read"]),
+        "malformed_lines": MetadataValue.json(report["malformed"]),
+        "skipped_by_reason": MetadataValue.json(report["rejections"]),
+        "malformed_total": MetadataValue.int(sum(sum(v.values()) for v in report["malformed"].values())),
+    }
+    for reason, count in report["rejections"].items():
+        metadata[f"skipped_{reason}"] = MetadataValue.int(count)
+    results: list = [MaterializeResult(metadata=metadata)]
+    results += check_results(context, "recent_fiction", outcomes)
+    return _as_single(results)
+
+
+@asset(
+    deps=[recent_fiction],
+    partitions_def=year_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    group_name=INGEST_GROUP,
+    kinds={"spark", "parquet"},
+    owners=["team:book-assets"],
+    code_version="1",
+    check_specs=check_specs("cover_urls", quality.COVER_URL_CHECKS),
+)
+def cover_urls(context: AssetExecutionContext, pipeline: PipelineConfig, spark: SparkLauncher):
+    """One row per distinct positive cover id of the year's fiction, with its cover URL.
+
+    URLs come from ``BOOK_ASSETS_COVER_URL_TEMPLATE`` (cover-id lookups, never ISBN). Editions
+    with no cover, or only deleted ones (``-1``), are counted in metadata.
+    """
+    years = selected_years(context)
+    report = spark.run_job(context, "cover_urls", [
+        "--warehouse", pipeline.warehouse(),
+        "--years", ",".join(map(str, years)),
+        "--template", pipeline.cover_url_template,
+    ]).report
+    per_year = report["per_year"]
+    metadata = {
+        "dagster/row_count": MetadataValue.int(sum(per_year[str(y)]["rows"] for y in years)),
+        "dagster/column_schema": _schema(COVER_URLS_SCHEMA),
+        "per_year": per_year_table(per_year),
+        "editions_without_cover": MetadataValue.int(sum(per_year[str(y)]["editions_without_cover"] for y in years)),
+        "url_template": MetadataValue.text(pipeline.cover_url_template),
+    }
+    outcomes = {str(y): quality.cover_url_checks(per_year[str(y)]) for y in years}
+    return _as_single([MaterializeResult(metadata=metadata)] + check_results(context, "cover_urls", outcomes))
+
+
+def _as_single(results: list):
+    """Fold check results into the MaterializeResult (what a Dagster asset returns)."""
+    materialize, checks = results[0], [r for r in results[1:] if isinstance(r, AssetCheckResult)]
+    return MaterializeResult(metadata=materialize.metadata, check_results=checks)

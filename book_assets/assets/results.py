@@ -1,0 +1,107 @@
+"""Turning job figures and quality outcomes into Dagster check results and metadata, per year.
+
+In a single-year run each check result is recorded against that year. In a range run (one Spark
+job for several years) the step has no single partition key, so each year's evaluation is logged
+as its own event against its year, and the step also returns one combined result per check.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+)
+
+from book_assets.quality import CheckOutcome
+
+
+def check_specs(asset: str, names: Sequence[str], blocking: bool = True, partitioned: bool = True) -> list[AssetCheckSpec]:
+    from book_assets.partitions import year_partitions
+
+    return [
+        AssetCheckSpec(name=name, asset=asset, blocking=blocking,
+                       partitions_def=year_partitions if partitioned else None)
+        for name in names
+    ]
+
+
+def _metadata(outcome: CheckOutcome, year: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"summary": outcome.description}
+    if year is not None:
+        meta["year"] = year
+    for key, value in outcome.metadata.items():
+        if isinstance(value, bool):
+            meta[key] = MetadataValue.bool(value)
+        elif isinstance(value, int):
+            meta[key] = MetadataValue.int(value)
+        elif isinstance(value, float):
+            meta[key] = MetadataValue.float(value)
+        elif isinstance(value, (dict, list)):
+            meta[key] = MetadataValue.json(value)
+        else:
+            meta[key] = MetadataValue.text(str(value))
+    return meta
+
+
+def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
+    return AssetCheckSeverity.WARN if outcome.warn_only else AssetCheckSeverity.ERROR
+
+
+def check_results(
+    context: Any, asset: str, outcomes_by_year: Mapping[str, Iterable[CheckOutcome]]
+) -> list[AssetCheckResult]:
+    """Check results for a step that built the years in ``outcomes_by_year``."""
+    outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
+    if len(outcomes_by_year) == 1:
+        (year, outcomes), = outcomes_by_year.items()
+        return [
+            AssetCheckResult(check_name=o.name, asset_key=AssetKey(asset), passed=o.passed,
+                             severity=_severity(o), metadata=_metadata(o, year), description=o.description)
+            for o in outcomes
+        ]
+    combined: dict[str, list[tuple[str, CheckOutcome]]] = {}
+    for year, outcomes in outcomes_by_year.items():
+        for o in outcomes:
+            combined.setdefault(o.name, []).append((year, o))
+            context.log_event(
+                AssetCheckEvaluation(
+                    asset_key=AssetKey(asset), check_name=o.name, passed=o.passed,
+                    metadata=_metadata(o, year), severity=_severity(o), description=o.description,
+                    partition=year,
+                )
+            )
+    results = []
+    for name, items in combined.items():
+        failed = [y for y, o in items if not o.passed]
+        hard_fail = [y for y, o in items if not o.passed and not o.warn_only]
+        results.append(
+            AssetCheckResult(
+                check_name=name, asset_key=AssetKey(asset), passed=not failed,
+                severity=AssetCheckSeverity.ERROR if hard_fail else AssetCheckSeverity.WARN,
+                description=f"{len(items) - len(failed)} of {len(items)} years passed"
+                + (f"; failed: {', '.join(failed)}" if failed else ""),
+                metadata={"failed_years": MetadataValue.json(failed),
+                          "per_year": MetadataValue.json({y: o.description for y, o in items})},
+            )
+        )
+    return results
+
+
+def per_year_table(per_year: Mapping[str, Mapping[str, Any]]) -> MetadataValue:
+    """A markdown table of per-year figures (numbers only) for materialization metadata."""
+    years = sorted(per_year)
+    keys = sorted({k for y in years for k, v in per_year[y].items() if isinstance(v, (int, float))})
+    lines = ["| year | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+    for y in years:
+        lines.append(f"| {y} | " + " | ".join(str(per_year[y].get(k, "")) for k in keys) + " |")
+    return MetadataValue.md("\n".join(lines))
+
+
+def selected_years(context: Any) -> list[int]:
+    """The years this step builds: every partition key in a range run (never partition_key)."""
+    return sorted(int(k) for k in context.partition_keys)

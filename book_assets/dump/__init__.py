@@ -1,0 +1,1 @@
+"""Getting the OpenLibrary dump files onto local disk and staging them for parallel Spark reads."""

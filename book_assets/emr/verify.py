@@ -1,0 +1,57 @@
+"""Figures a job reads back from what it just wrote, for the asset checks to judge.
+
+The jobs compute these on the written files (not on their in-memory results), so a check fails
+when the files are wrong, wherever the job ran (local disk or S3 on EMR).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def verify_fiction_year(spark: Any, path: str, year: int) -> dict:
+    """Counts of rows and of rule breaks in one ``recent_fiction/year=YYYY`` folder."""
+    from pyspark.sql import functions as F
+
+    from book_assets.openlibrary.publish_dates import publish_year
+
+    df = spark.read.parquet(path)
+    row = df.agg(
+        F.count("*").alias("rows"),
+        F.sum(F.col("edition_key").isNull().cast("int")).alias("null_edition_key"),
+        F.sum(F.col("work_key").isNull().cast("int")).alias("null_work_key"),
+        F.sum(F.col("title").isNull().cast("int")).alias("null_title"),
+        F.sum((F.col("pages").isNull() | (F.col("pages") <= 100)).cast("int")).alias("pages_not_over_100"),
+        F.sum((F.col("language").isNull() | (F.col("language") != "eng")).cast("int")).alias("not_english"),
+        F.countDistinct("edition_key").alias("distinct_edition_keys"),
+        F.sum(F.col("cover_id").isNotNull().cast("int")).alias("with_cover"),
+    ).collect()[0].asDict()
+    figures = {k: int(v or 0) for k, v in row.items()}
+    dates = [r["publish_date"] for r in df.select("publish_date").distinct().collect()]
+    wrong_year_dates = {d for d in dates if publish_year(d, 9999) != year}
+    figures["year_mismatch"] = (
+        df.filter(F.col("publish_date").isin(list(wrong_year_dates))).count() if wrong_year_dates else 0
+    )
+    figures["duplicate_edition_keys"] = figures["rows"] - figures.pop("distinct_edition_keys")
+    return figures
+
+
+def verify_cover_urls_year(spark: Any, path: str) -> dict:
+    """Counts of rows, duplicates and malformed URLs in one ``cover_urls/year=YYYY`` folder."""
+    from pyspark.sql import functions as F
+
+    from book_assets.urls import is_well_formed_cover_url
+
+    df = spark.read.parquet(path)
+    row = df.agg(
+        F.count("*").alias("rows"),
+        F.countDistinct("cover_id").alias("distinct_cover_ids"),
+        F.countDistinct("url").alias("distinct_urls"),
+        F.sum((F.col("cover_id").isNull() | (F.col("cover_id") <= 0)).cast("int")).alias("bad_cover_id"),
+        F.sum(F.col("edition_key").isNull().cast("int")).alias("null_edition_key"),
+    ).collect()[0].asDict()
+    figures = {k: int(v or 0) for k, v in row.items()}
+    urls = [r["url"] for r in df.select("url").collect()]
+    figures["malformed_urls"] = sum(1 for u in urls if not is_well_formed_cover_url(u))
+    figures["duplicate_cover_ids"] = figures["rows"] - figures.pop("distinct_cover_ids")
+    figures["duplicate_urls"] = figures["rows"] - figures.pop("distinct_urls")
+    return figures

@@ -1,0 +1,1 @@
+"""Dagster resources, one module each: settings, the Spark job launcher, Milvus."""

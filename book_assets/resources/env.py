@@ -1,0 +1,20 @@
+"""Env-keyed resource values: an ``EnvVar`` where the variable is set, the default otherwise."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from dagster import EnvVar
+
+
+def env_value(name: str, default: Any) -> Any:
+    """``EnvVar(name)`` (typed like ``default``) when ``name`` is set, else ``default``."""
+    if os.environ.get(name, "") == "":
+        return default
+    if isinstance(default, bool):
+        return EnvVar(name).get_value().lower() in ("1", "true", "yes")
+    if isinstance(default, int):
+        return EnvVar.int(name)
+    if isinstance(default, float):
+        return float(os.environ[name])
+    return EnvVar(name)

@@ -1,0 +1,64 @@
+"""Pipeline settings as Dagster resources: where data lives, the dump sources, covers and CLIP.
+
+Each field is fed from one ``BOOK_ASSETS_*`` environment variable (see README), via
+:func:`book_assets.resources.env.env_value`, so the launchpad shows which env var sets it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from book_assets import settings as defaults
+from book_assets.warehouse import join_uri
+
+
+class PipelineConfig(ConfigurableResource):
+    """Data locations and dump sources."""
+
+    home: str = Field(default=defaults.DEFAULT_HOME, description="BOOK_ASSETS_HOME: root of all data")
+    warehouse_uri: str = Field(
+        default="", description="BOOK_ASSETS_WAREHOUSE: warehouse root URI (default $HOME/warehouse; s3://… on EMR)"
+    )
+    editions_dump: str = Field(default=defaults.DEFAULT_EDITIONS_DUMP, description="BOOK_ASSETS_EDITIONS_DUMP")
+    works_dump: str = Field(default=defaults.DEFAULT_WORKS_DUMP, description="BOOK_ASSETS_WORKS_DUMP")
+    authors_dump: str = Field(
+        default=defaults.DEFAULT_AUTHORS_DUMP, description="BOOK_ASSETS_AUTHORS_DUMP ('' = use by_statement only)"
+    )
+    cover_url_template: str = Field(
+        default=defaults.DEFAULT_COVER_URL_TEMPLATE, description="BOOK_ASSETS_COVER_URL_TEMPLATE"
+    )
+    sample_lines: int = Field(default=0, description="BOOK_ASSETS_SAMPLE_LINES: read only the first N lines of each dump (0 = all)")
+    part_lines: int = Field(default=500_000, description="BOOK_ASSETS_PART_LINES: lines per staged part file")
+    max_malformed_rate: float = Field(default=0.01, description="BOOK_ASSETS_MAX_MALFORMED_RATE: dump check threshold")
+    current_year: int = Field(default=0, description="BOOK_ASSETS_CURRENT_YEAR: latest valid year (0 = this year)")
+
+    def warehouse(self) -> str:
+        return self.warehouse_uri or join_uri(self.home, "warehouse")
+
+    def covers_cache(self) -> str:
+        return join_uri(self.home, "covers")
+
+    def effective_current_year(self) -> int:
+        return self.current_year or dt.date.today().year
+
+
+class CoversConfig(ConfigurableResource):
+    """How covers are downloaded: politeness, retries, and what counts as a failed year."""
+
+    rps: float = Field(default=defaults.DEFAULT_COVERS_RPS, description="BOOK_ASSETS_COVERS_RPS: requests/s ceiling for the whole job")
+    max_concurrency: int = Field(default=8, description="BOOK_ASSETS_COVERS_CONCURRENCY")
+    timeout_s: float = Field(default=10.0, description="BOOK_ASSETS_COVERS_TIMEOUT: seconds per request")
+    retries: int = Field(default=4, description="BOOK_ASSETS_COVERS_RETRIES")
+    allowed_hosts: str = Field(default="", description="BOOK_ASSETS_COVERS_ALLOWED_HOSTS: comma-separated redirect targets")
+    min_bytes: int = Field(default=1000, description="BOOK_ASSETS_COVERS_MIN_BYTES: smaller images count as 'no cover'")
+    max_failure_rate: float = Field(default=0.2, description="BOOK_ASSETS_MAX_COVER_FAILURE_RATE: embeddings check threshold")
+
+
+class ClipConfig(ConfigurableResource):
+    """Which CLIP model embeds covers and queries."""
+
+    model: str = Field(default=defaults.DEFAULT_CLIP_MODEL, description="BOOK_ASSETS_CLIP_MODEL: hub name or local directory")
+    batch_size: int = Field(default=32, description="BOOK_ASSETS_CLIP_BATCH_SIZE")
+    chunk_size: int = Field(default=2000, description="covers embedded per Spark stage (resume granularity)")

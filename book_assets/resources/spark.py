@@ -1,0 +1,95 @@
+"""The one Spark launcher resource: asset code asks it to run a job script with arguments.
+
+``mode`` picks where the job runs — ``local`` (spark-submit to ``local[N]``, the default),
+``spark-submit`` (any master URL: standalone, YARN, k8s) or ``emr-serverless``. Every mode runs the
+same script from :mod:`book_assets.emr` and talks to it over Dagster Pipes, so the job's logs and
+figures come back to the Dagster run the same way wherever it ran.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dagster import ConfigurableResource, PipesSubprocessClient
+from pydantic import Field
+
+from book_assets.emr import job_script
+from book_assets.emr.job_runtime import BASE_SPARK_CONF
+
+LAUNCH_MODES = ("local", "spark-submit", "emr-serverless")
+
+
+@dataclass
+class SparkJobResult:
+    """What a finished job reported (its Pipes custom messages, newest last)."""
+
+    reports: list[dict] = field(default_factory=list)
+
+    @property
+    def report(self) -> dict:
+        if not self.reports:
+            raise RuntimeError("the Spark job finished without reporting its figures")
+        return self.reports[-1]
+
+
+def spark_submit_executable() -> str:
+    """The ``spark-submit`` of the pyspark installed beside this interpreter (or on PATH)."""
+    beside = Path(sys.executable).parent / "spark-submit"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("spark-submit")
+    if not found:
+        raise RuntimeError("spark-submit not found: install pyspark into this environment")
+    return found
+
+
+class SparkLauncher(ConfigurableResource):
+    """Runs the project's Spark job scripts locally, on a Spark cluster or on EMR Serverless."""
+
+    mode: str = Field(default="local", description="local | spark-submit | emr-serverless")
+    master: str = Field(default="local[*]", description="Spark master URL for local/spark-submit modes")
+    driver_memory: str = Field(default="2g", description="spark-submit --driver-memory")
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="extra --conf key=value pairs")
+    py_files: str = Field(
+        default="",
+        description="comma-separated --py-files (e.g. the book_assets zip) for remote clusters",
+    )
+
+    def submit_command(self, job: str, args: list[str]) -> list[str]:
+        """The spark-submit command line for ``job`` in local / spark-submit modes."""
+        if self.mode not in ("local", "spark-submit"):
+            raise ValueError(f"submit_command is for local/spark-submit, not {self.mode!r}")
+        master = self.master if self.mode == "spark-submit" or self.master else "local[*]"
+        cmd = [spark_submit_executable(), "--master", master, "--driver-memory", self.driver_memory]
+        conf = {**BASE_SPARK_CONF, "spark.ui.showConsoleProgress": "false", **self.spark_conf}
+        for key, value in conf.items():
+            cmd += ["--conf", f"{key}={value}"]
+        if self.py_files:
+            cmd += ["--py-files", self.py_files]
+        return cmd + [str(job_script(job)), *args]
+
+    def run_job(
+        self, context: Any, job: str, args: list[str], extras: dict[str, Any] | None = None
+    ) -> SparkJobResult:
+        """Run ``book_assets/emr/<job>_job.py`` with ``args``; return what it reported."""
+        if self.mode not in LAUNCH_MODES:
+            raise ValueError(f"BOOK_ASSETS_SPARK must be one of {LAUNCH_MODES}, got {self.mode!r}")
+        if self.mode == "emr-serverless":
+            from book_assets.resources.emr_serverless import run_emr_serverless_job
+
+            return run_emr_serverless_job(context, job, args, extras)
+        env = {
+            **os.environ,
+            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+        }
+        command = self.submit_command(job, args)
+        context.log.info("spark-submit: " + " ".join(command))
+        invocation = PipesSubprocessClient(env=env).run(
+            context=context, command=command, extras=extras or {}
+        )
+        return SparkJobResult(reports=list(invocation.get_custom_messages()))
