@@ -1,5 +1,4 @@
 """Ingest assets: the raw OpenLibrary dump, recent English fiction per year, cover URLs per year."""
-from __future__ import annotations
 
 from pathlib import Path
 

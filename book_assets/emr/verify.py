@@ -55,3 +55,50 @@ def verify_cover_urls_year(spark: Any, path: str) -> dict:
     figures["duplicate_cover_ids"] = figures["rows"] - figures.pop("distinct_cover_ids")
     figures["duplicate_urls"] = figures["rows"] - figures.pop("distinct_urls")
     return figures
+
+
+def verify_embeddings_year(warehouse: str, year: int, covers: int) -> dict:
+    """Figures read back from one year's ``cover_embeddings`` and ``cover_failures`` files."""
+    from collections import Counter
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from book_assets.storage import filesystem_and_path
+    from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, year_uri
+
+    def read(table: str):
+        fs, path = filesystem_and_path(year_uri(warehouse, table, year))
+        return pq.read_table(path, filesystem=fs)
+
+    emb = read(COVER_EMBEDDINGS)
+    fail = read(COVER_FAILURES)
+    emb_ids = emb.column("cover_id").to_pylist()
+    fail_ids = fail.column("cover_id").to_pylist()
+    vectors = emb.column("embedding").to_pylist()
+    dims = Counter(len(v) if v is not None else 0 for v in vectors)
+    dim = dims.most_common(1)[0][0] if dims else 0
+    wrong_dim = sum(n for d, n in dims.items() if d != dim or d == 0)
+    nan_rows = 0
+    max_norm_error = 0.0
+    for v in vectors:
+        if not v:
+            continue
+        arr = np.asarray(v, dtype=np.float32)
+        if not np.all(np.isfinite(arr)):
+            nan_rows += 1
+            continue
+        max_norm_error = max(max_norm_error, abs(float(np.linalg.norm(arr)) - 1.0))
+    return {
+        "covers": covers,
+        "embedded": len(emb_ids),
+        "failed": len(fail_ids),
+        "dim": dim,
+        "wrong_dim": wrong_dim,
+        "nan_rows": nan_rows,
+        "max_norm_error": max_norm_error,
+        "duplicate_embedding_ids": len(emb_ids) - len(set(emb_ids)),
+        "duplicate_failure_ids": len(fail_ids) - len(set(fail_ids)),
+        "overlap_ids": len(set(emb_ids) & set(fail_ids)),
+        "failures_by_reason": dict(Counter(fail.column("reason").to_pylist())),
+    }

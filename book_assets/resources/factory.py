@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from book_assets import settings as defaults
 from book_assets.resources.env import env_value
+from book_assets.resources.milvus import MilvusResource
 from book_assets.resources.pipeline import ClipConfig, CoversConfig, PipelineConfig
 from book_assets.resources.spark import SparkLauncher
 
@@ -33,6 +34,11 @@ def build_resources() -> dict:
         "clip": ClipConfig(
             model=env_value("BOOK_ASSETS_CLIP_MODEL", defaults.DEFAULT_CLIP_MODEL),
             batch_size=env_value("BOOK_ASSETS_CLIP_BATCH_SIZE", 32),
+        ),
+        "milvus": MilvusResource(
+            uri=env_value("BOOK_ASSETS_MILVUS_URI", f"{defaults.Settings.from_env().home}/milvus.db"),
+            token=env_value("BOOK_ASSETS_MILVUS_TOKEN", ""),
+            collection=env_value("BOOK_ASSETS_MILVUS_COLLECTION", defaults.DEFAULT_COLLECTION),
         ),
         "spark": SparkLauncher(
             mode=env_value("BOOK_ASSETS_SPARK", "local"),
