@@ -1,0 +1,175 @@
+"""Content-addressed cover cache on a local directory or any URI ``pyarrow.fs`` understands.
+
+Layout under ``root`` (a plain path, ``file://…`` or ``s3://bucket/prefix`` on EMR)::
+
+    blobs/<sha[:2]>/<sha256>             image bytes, stored once per distinct content
+    ids/<cover_id % 1000:03d>/<id>.json  the index: {"cover_id", "status", "sha256", "reason", ...}
+
+An id's entry is either ``ok`` (pointing at a blob) or ``failed`` with a *permanent* reason (404,
+placeholder GIF, not an image, truncated, too small, decompression bomb) so that a rebuild never
+asks the covers service for it again. Transient failures (timeouts, 5xx, 429, connection errors)
+are never stored: :meth:`CoverCache.store_failure` refuses them.
+
+Every file is written whole: tmp file + ``os.replace`` on a local filesystem, a single PUT on
+object stores. Names of tmp files are unique per writer, and blobs are immutable and named by
+their content, so several threads or processes can share one cache without locks.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+
+import pyarrow.fs as pafs
+
+from book_assets.covers import images
+
+OK = "ok"
+FAILED = "failed"
+
+#: Failure reasons that are properties of the cover itself, safe to remember forever.
+PERMANENT_REASONS = frozenset({"http_404"}) | images.IMAGE_REASONS
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    cover_id: int
+    status: str  # "ok" | "failed"
+    sha256: str | None
+    reason: str | None
+    detail: str
+    size: int
+
+
+def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+    if "://" in root:
+        fs, path = pafs.FileSystem.from_uri(root)
+        return fs, path.rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(root)
+
+
+class CoverCache:
+    """Cover id -> image bytes (or a permanent failure), content-addressed by SHA-256."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self._fs, self._base = _filesystem(root)
+        self._local = isinstance(self._fs, pafs.LocalFileSystem)
+        self._made_dirs: set[str] = set()
+        self._dirs_lock = threading.Lock()
+
+    # -- paths ---------------------------------------------------------------------------------
+    def _blob_fs_path(self, sha: str) -> str:
+        return f"{self._base}/blobs/{sha[:2]}/{sha}"
+
+    def _index_fs_path(self, cover_id: int) -> str:
+        return f"{self._base}/ids/{cover_id % 1000:03d}/{cover_id}.json"
+
+    def blob_path(self, sha: str) -> str:
+        """Where a blob lives, in the same form as ``root`` (plain path or URI)."""
+        if self._local and "://" not in self.root:
+            return self._blob_fs_path(sha)
+        return f"{self.root.rstrip('/')}/blobs/{sha[:2]}/{sha}"
+
+    # -- low-level IO --------------------------------------------------------------------------
+    def _ensure_dir(self, path: str) -> None:
+        if path in self._made_dirs:
+            return
+        self._fs.create_dir(path, recursive=True)
+        with self._dirs_lock:
+            self._made_dirs.add(path)
+
+    def _write(self, path: str, data: bytes) -> None:
+        self._ensure_dir(path.rsplit("/", 1)[0])
+        if self._local:
+            tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
+            try:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        else:
+            with self._fs.open_output_stream(path) as f:
+                f.write(data)
+
+    def _read(self, path: str) -> bytes | None:
+        try:
+            if self._local:
+                with open(path, "rb") as f:
+                    return f.read()
+            with self._fs.open_input_stream(path) as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            if self._exists(path):
+                raise
+            return None
+
+    def _exists(self, path: str) -> bool:
+        if self._local:
+            return os.path.exists(path)
+        return self._fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    # -- public API ----------------------------------------------------------------------------
+    def lookup(self, cover_id: int) -> CacheEntry | None:
+        """The cached entry for ``cover_id``, or None (never seen, unreadable, or blob missing)."""
+        raw = self._read(self._index_fs_path(int(cover_id)))
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+            entry = CacheEntry(
+                cover_id=int(doc["cover_id"]),
+                status=doc["status"],
+                sha256=doc.get("sha256"),
+                reason=doc.get("reason"),
+                detail=doc.get("detail", ""),
+                size=int(doc.get("size", 0)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None  # a damaged index file is a miss: the cover gets fetched again
+        if entry.status == OK and (not entry.sha256 or not self._exists(self._blob_fs_path(entry.sha256))):
+            return None
+        if entry.status not in (OK, FAILED):
+            return None
+        return entry
+
+    def store_image(self, cover_id: int, data: bytes, content_type: str) -> CacheEntry:
+        """Store the bytes once under their SHA-256 and point ``cover_id`` at them."""
+        sha = hashlib.sha256(data).hexdigest()
+        blob = self._blob_fs_path(sha)
+        if not self._exists(blob):
+            self._write(blob, bytes(data))
+        entry = CacheEntry(int(cover_id), OK, sha, None, "", len(data))
+        self._write_index(entry, content_type=content_type or "")
+        return entry
+
+    def store_failure(self, cover_id: int, reason: str, detail: str) -> CacheEntry:
+        """Remember a permanent failure so the cover is never requested again.
+
+        Raises ``ValueError`` for reasons that are not permanent (see ``PERMANENT_REASONS``).
+        """
+        if reason not in PERMANENT_REASONS:
+            raise ValueError(f"{reason!r} is not a permanent failure; only {sorted(PERMANENT_REASONS)} are cached")
+        entry = CacheEntry(int(cover_id), FAILED, None, reason, detail or "", 0)
+        self._write_index(entry)
+        return entry
+
+    def read_blob(self, sha: str) -> bytes:
+        data = self._read(self._blob_fs_path(sha))
+        if data is None:
+            raise FileNotFoundError(self.blob_path(sha))
+        return data
+
+    def _write_index(self, entry: CacheEntry, content_type: str = "") -> None:
+        doc = asdict(entry)
+        doc["content_type"] = content_type
+        doc["stored_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self._write(self._index_fs_path(entry.cover_id), json.dumps(doc, sort_keys=True).encode("utf-8"))
