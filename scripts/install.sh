@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv in the repo root and install book_assets with everything it needs (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+# torch==2.13.0 is pinned in setup.py: pip takes the CPU wheel (an unpinned torch pulls CUDA builds).
+.venv/bin/python -m pip install -q -e '.[test]'
+echo "installed into $(pwd)/.venv"
