@@ -1,0 +1,382 @@
+"""``CoverStore``: the Milvus collection of cover embeddings, one partition per publication year.
+
+Works against Milvus Lite (``uri`` is a local ``*.db`` path; one process per file) and a Milvus
+server (``http(s)://…``). It only uses behaviour both agree on:
+
+* a year is rebuilt by (server: release) → drop partition → create partition → insert → flush →
+  load collection (Lite has no partition-level load/release), never
+  by insert-overwrite, upsert or ``delete(filter, partition_name=…)`` (Lite and server differ);
+* counts use ``count(*)`` *with* a ``year == N`` filter and Strong consistency (Lite ignores
+  ``partition_names`` for an unfiltered ``count(*)``);
+* year filters in search go through ``partition_names`` (fast, exact), never filter expressions;
+* the only user text that reaches a filter expression is an edition key that matched a strict regex.
+
+The token is handed to ``MilvusClient`` and never stored in reprs or logs.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pyarrow as pa
+from pymilvus import MilvusClient
+
+from book_assets.milvus import indexes
+from book_assets.milvus.schema import (
+    SCALAR_FIELDS,
+    check_edition_key,
+    check_year,
+    build_schema,
+    partition_name as _partition_name,
+    split_authors,
+    table_rows,
+)
+
+log = logging.getLogger(__name__)
+
+STRONG = "Strong"
+_LITE_GRPC_OPTIONS = {
+    # Long index builds on Lite block the server thread; don't let keepalive pings kill the channel.
+    "grpc.keepalive_time_ms": 120_000,
+    "grpc.keepalive_timeout_ms": 600_000,
+}
+
+
+def is_lite_uri(uri: str) -> bool:
+    """A local path (``data/milvus.db``) means Milvus Lite; a ``scheme://`` URI means a server."""
+    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri)
+
+
+def _hit_id(hit: Any) -> int:
+    for getter in (lambda h: h["id"], lambda h: h.id, lambda h: h["entity"]["id"]):
+        try:
+            value = getter(hit)
+        except (KeyError, AttributeError, TypeError):
+            continue
+        if value is not None:
+            return int(value)
+    raise KeyError("search hit without an id")
+
+
+def _hit_entity(hit: Any) -> dict:
+    try:
+        entity = hit["entity"]
+    except (KeyError, TypeError):
+        entity = getattr(hit, "entity", None)
+    return dict(entity or {})
+
+
+def _hit_score(hit: Any) -> float:
+    try:
+        return float(hit["distance"])
+    except (KeyError, TypeError):
+        return float(getattr(hit, "distance", getattr(hit, "score", 0.0)))
+
+
+class CoverStore:
+    """The cover-embedding collection: reload a year, count, search, fetch a stored vector."""
+
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "book_covers",
+        token: str = "",
+        dim: int | None = None,
+        index: str = "auto",
+        search_consistency: str = STRONG,
+    ) -> None:
+        self.uri = uri
+        self.collection = collection
+        self.is_lite = is_lite_uri(uri)
+        self.index_type = indexes.choose_index(index, self.is_lite)
+        self.search_consistency = search_consistency
+        kwargs: dict[str, Any] = {}
+        if self.is_lite:
+            Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            kwargs["grpc_options"] = dict(_LITE_GRPC_OPTIONS)
+        self._client = MilvusClient(uri=uri, token=token or "", **kwargs)
+        self._loaded = False
+        self.dim: int | None = None
+        if self._client.has_collection(collection):
+            self.dim = self._collection_dim()
+            self.index_type = self._existing_index_type() or self.index_type
+        if dim is not None:
+            self.ensure_collection(dim)
+
+    def __repr__(self) -> str:  # no token here, ever
+        return f"CoverStore(uri={self.uri!r}, collection={self.collection!r}, index={self.index_type!r})"
+
+    # ----------------------------------------------------------------- collection
+
+    @staticmethod
+    def partition_name(year: int) -> str:
+        return _partition_name(year)
+
+    def _collection_dim(self) -> int:
+        desc = self._client.describe_collection(self.collection)
+        for field in desc.get("fields", []):
+            if field.get("name") == indexes.VECTOR_FIELD:
+                return int(field.get("params", {}).get("dim"))
+        raise RuntimeError(f"collection {self.collection!r} has no {indexes.VECTOR_FIELD!r} field")
+
+    def _existing_index_type(self) -> str | None:
+        info = self.index_info()
+        return info.get("index_type") if info else None
+
+    def ensure_collection(self, dim: int) -> None:
+        """Create the collection (schema, COSINE index, loaded) unless it exists; idempotent."""
+        dim = int(dim)
+        if dim <= 0:
+            raise ValueError(f"dim must be positive, got {dim}")
+        if self._client.has_collection(self.collection):
+            existing = self._collection_dim()
+            if existing != dim:
+                raise ValueError(
+                    f"collection {self.collection!r} holds {existing}-d vectors, got {dim}-d; "
+                    "use another collection name or drop it"
+                )
+            self.dim = existing
+            if not self.has_index():
+                self._create_index()
+            return
+        index_params = self._index_params()
+        self._client.create_collection(
+            self.collection, schema=build_schema(dim), index_params=index_params
+        )
+        self.dim = dim
+        log.info("created Milvus collection %s (dim %d, %s index)", self.collection, dim, self.index_type)
+        self._ensure_loaded(force=True)
+
+    def _index_params(self):
+        params = self._client.prepare_index_params()
+        params.add_index(
+            field_name=indexes.VECTOR_FIELD,
+            index_type=self.index_type,
+            metric_type=indexes.METRIC,
+            params=indexes.INDEX_BUILD_PARAMS[self.index_type],
+        )
+        return params
+
+    def _create_index(self) -> None:
+        self._client.create_index(self.collection, self._index_params())
+
+    def _ensure_loaded(self, force: bool = False) -> None:
+        if self._loaded and not force:
+            return
+        state = str(self._client.get_load_state(self.collection).get("state", ""))
+        if "Loaded" not in state or "NotLoad" in state:
+            self._client.load_collection(self.collection)
+        self._loaded = True
+
+    def has_index(self) -> bool:
+        if not self._client.has_collection(self.collection):
+            return False
+        return bool(self._client.list_indexes(self.collection, field_name=indexes.VECTOR_FIELD))
+
+    def index_info(self) -> dict:
+        """``describe_index`` of the vector index (index_type, metric_type, params, rows), or ``{}``."""
+        if not self.has_index():
+            return {}
+        name = self._client.list_indexes(self.collection, field_name=indexes.VECTOR_FIELD)[0]
+        return dict(self._client.describe_index(self.collection, name))
+
+    def _existing_partitions(self) -> set[str]:
+        if not self._client.has_collection(self.collection):
+            return set()
+        return set(self._client.list_partitions(self.collection))
+
+    # ----------------------------------------------------------------- writes
+
+    def reload_year(
+        self,
+        year: int,
+        rows: pa.Table,
+        batch_size: int = 2000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> int:
+        """Replace exactly ``year``'s entities with ``rows``; returns the number inserted.
+
+        Other years' partitions are never touched. If a previous call died part-way (partition
+        dropped, half inserted), this call starts again from a fresh partition, so it repairs it.
+        """
+        year = check_year(year)
+        if batch_size <= 0:
+            raise ValueError("batch_size must be positive")
+        dim = self.dim
+        if dim is None:
+            dim = self._table_dim(rows)
+            if dim is None:
+                raise ValueError("empty rows table and no dim known: pass dim= to CoverStore")
+        self.ensure_collection(dim)
+        part = self.partition_name(year)
+        self._drop_partition(part)
+        self._client.create_partition(self.collection, part)
+        total = rows.num_rows
+        done = 0
+        inserted = 0
+        for batch in table_rows(year, rows, dim, batch_size):
+            result = self._client.insert(self.collection, batch, partition_name=part)
+            inserted += int(result.get("insert_count", len(batch)))
+            done = min(total, done + len(batch))
+            if progress is not None:
+                progress(done, total)
+        if progress is not None and done != total:
+            progress(total, total)
+        self._client.flush(self.collection)
+        # Lite has no partition-level load; on a server, loading the (already loaded) collection
+        # again loads the new partition too. Same call on both.
+        self._client.load_collection(self.collection)
+        self._loaded = True
+        log.info("reloaded %s partition %s: %d entities", self.collection, part, inserted)
+        return inserted
+
+    def _drop_partition(self, part: str) -> None:
+        if not self._client.has_partition(self.collection, part):
+            return
+        # A server refuses to drop a loaded partition; Lite has no partition-level release and
+        # drops loaded partitions as they are.
+        if not self.is_lite:
+            self._client.release_partitions(self.collection, [part])
+        self._client.drop_partition(self.collection, part)
+
+    @staticmethod
+    def _table_dim(rows: pa.Table) -> int | None:
+        if "embedding" not in rows.column_names or rows.num_rows == 0:
+            return None
+        for value in rows.column("embedding").to_pylist():
+            if value:
+                return len(value)
+        return None
+
+    # ----------------------------------------------------------------- reads
+
+    def count_year(self, year: int) -> int:
+        """Exact number of entities stored for ``year`` (Strong consistency)."""
+        part = self.partition_name(year)
+        if part not in self._existing_partitions():
+            return 0
+        self._ensure_loaded()
+        res = self._client.query(
+            self.collection,
+            filter=f"year == {check_year(year)}",
+            output_fields=["count(*)"],
+            partition_names=[part],
+            consistency_level=STRONG,
+        )
+        return int(res[0]["count(*)"]) if res else 0
+
+    def count_total(self) -> int:
+        if not self._client.has_collection(self.collection):
+            return 0
+        self._ensure_loaded()
+        res = self._client.query(
+            self.collection, filter="id >= 0", output_fields=["count(*)"], consistency_level=STRONG
+        )
+        return int(res[0]["count(*)"]) if res else 0
+
+    def years(self) -> list[int]:
+        """Years that have a partition, ascending."""
+        return sorted(int(p[1:]) for p in self._existing_partitions() if re.fullmatch(r"y\d{4}", p))
+
+    def search(
+        self,
+        vector: np.ndarray,
+        years: Sequence[int] | None = None,
+        top_k: int = 10,
+        exclude_ids: Sequence[int] = (),
+    ) -> list[dict]:
+        """Nearest covers to ``vector`` by cosine similarity, best first.
+
+        ``years`` restricts the search to those years' partitions (missing years are skipped; if
+        none exists the result is empty). Each result has score, id, edition_key, work_key,
+        title, authors (list), year, cover_id, cover_url.
+        """
+        top_k = int(top_k)
+        if not 1 <= top_k <= 16384:
+            raise ValueError("top_k must be between 1 and 16384")
+        if not self._client.has_collection(self.collection):
+            return []
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if self.dim is not None and query.shape[0] != self.dim:
+            raise ValueError(f"query vector has {query.shape[0]} dims, collection has {self.dim}")
+        if not np.all(np.isfinite(query)) or not np.any(query):
+            raise ValueError("query vector must be finite and non-zero")
+        partitions: list[str] | None = None
+        if years is not None:
+            wanted = [self.partition_name(y) for y in years]
+            existing = self._existing_partitions()
+            partitions = sorted({p for p in wanted if p in existing})
+            if not partitions:
+                return []
+        self._ensure_loaded()
+        excluded = {int(i) for i in exclude_ids}
+        res = self._client.search(
+            self.collection,
+            data=[query.tolist()],
+            limit=top_k + len(excluded),
+            output_fields=SCALAR_FIELDS,
+            search_params=indexes.search_params(self.index_type, top_k),
+            partition_names=partitions,
+            anns_field=indexes.VECTOR_FIELD,
+            consistency_level=self.search_consistency,
+        )
+        out: list[dict] = []
+        for hit in res[0] if res else []:
+            pk = _hit_id(hit)
+            if pk in excluded:
+                continue
+            entity = _hit_entity(hit)
+            out.append(
+                {
+                    "score": _hit_score(hit),
+                    "id": pk,
+                    "edition_key": entity.get("edition_key", ""),
+                    "work_key": entity.get("work_key", ""),
+                    "title": entity.get("title", ""),
+                    "authors": split_authors(entity.get("authors")),
+                    "year": int(entity.get("year", 0)),
+                    "cover_id": int(entity.get("cover_id", 0)),
+                    "cover_url": entity.get("cover_url", ""),
+                }
+            )
+            if len(out) >= top_k:
+                break
+        return out
+
+    def get_vector(self, edition_key: str) -> tuple[np.ndarray, int] | None:
+        """The stored vector and year of ``edition_key``, or ``None`` if it is not stored."""
+        found = self.get_entity(edition_key)
+        if found is None:
+            return None
+        return found["vector"], found["year"]
+
+    def get_entity(self, edition_key: str) -> dict | None:
+        """``{"id", "year", "vector"}`` of ``edition_key`` (validated against ``^/books/OL\\d+M$``)."""
+        key = check_edition_key(edition_key)
+        if not self._client.has_collection(self.collection):
+            return None
+        self._ensure_loaded()
+        res = self._client.query(
+            self.collection,
+            filter=f'edition_key == "{key}"',
+            output_fields=["id", "year", indexes.VECTOR_FIELD],
+            limit=1,
+            consistency_level=STRONG,
+        )
+        if not res:
+            return None
+        row = res[0]
+        return {
+            "id": int(row["id"]),
+            "year": int(row["year"]),
+            "vector": np.asarray(row[indexes.VECTOR_FIELD], dtype=np.float32),
+        }
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # pragma: no cover - closing twice or after a dead server
+            log.debug("closing Milvus client failed", exc_info=True)

@@ -1,0 +1,110 @@
+"""Validation of user input to the search CLI and web app: query text, years, top_k, edition keys.
+
+Every function returns the cleaned value or raises ``ValueError`` with a message fit to show the
+user as-is (the CLI prints it and exits 2; the web app answers 400 with it).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from book_assets.milvus.schema import EDITION_KEY_RE, MAX_YEAR, MIN_YEAR
+
+MAX_QUERY_LENGTH = 500
+MIN_TOP_K, MAX_TOP_K = 1, 100
+MAX_YEARS = 200
+
+_YEAR_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+
+
+def parse_year_range(spec: str) -> tuple[int, int]:
+    """``"2018-2020" -> (2018, 2020)``; ``"2019" -> (2019, 2019)``."""
+    if not isinstance(spec, str):
+        raise ValueError("years must be text like 2018-2020")
+    match = _YEAR_RANGE.match(spec)
+    if not match:
+        raise ValueError(f"years: cannot read {spec[:40]!r}; use e.g. 2018-2020 or 2019")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    return check_year_range(first, last)
+
+
+def check_year(year: Any, what: str = "year") -> int:
+    if isinstance(year, bool):
+        raise ValueError(f"{what} must be a 4-digit year")
+    try:
+        value = int(str(year).strip()) if isinstance(year, str) else int(year)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a 4-digit year, got {str(year)[:40]!r}") from None
+    if isinstance(year, float) and year != value:
+        raise ValueError(f"{what} must be a whole year")
+    if not MIN_YEAR <= value <= MAX_YEAR:
+        raise ValueError(f"{what} {value} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+def check_year_range(first: Any, last: Any) -> tuple[int, int]:
+    first_year = check_year(first, "first year")
+    last_year = check_year(last, "last year")
+    if last_year < first_year:
+        raise ValueError(f"years: range {first_year}-{last_year} ends before it starts")
+    if last_year - first_year + 1 > MAX_YEARS:
+        raise ValueError(f"years: at most {MAX_YEARS} years at once")
+    return first_year, last_year
+
+
+def normalize_years(years: tuple[int, int] | Sequence[int] | str | None) -> list[int] | None:
+    """Turn ``None``, ``"2018-2020"``, a ``(first, last)`` pair or a list of years into a year list.
+
+    A 2-tuple is read as an inclusive range; a list (or any other sequence) as explicit years.
+    """
+    if years is None:
+        return None
+    if isinstance(years, str):
+        if not years.strip():
+            return None
+        first, last = parse_year_range(years)
+        return list(range(first, last + 1))
+    if isinstance(years, tuple) and len(years) == 2:
+        first, last = check_year_range(*years)
+        return list(range(first, last + 1))
+    values = sorted({check_year(y) for y in years})
+    if not values:
+        raise ValueError("years: empty list")
+    if len(values) > MAX_YEARS:
+        raise ValueError(f"years: at most {MAX_YEARS} years at once")
+    return values
+
+
+def check_top_k(top_k: Any) -> int:
+    if isinstance(top_k, bool):
+        raise ValueError("top_k must be a whole number")
+    try:
+        value = int(top_k.strip()) if isinstance(top_k, str) else int(top_k)
+    except (TypeError, ValueError):
+        raise ValueError(f"top_k must be a whole number, got {str(top_k)[:40]!r}") from None
+    if isinstance(top_k, float) and top_k != value:
+        raise ValueError("top_k must be a whole number")
+    if not MIN_TOP_K <= value <= MAX_TOP_K:
+        raise ValueError(f"top_k must be between {MIN_TOP_K} and {MAX_TOP_K}, got {value}")
+    return value
+
+
+def check_query(text: Any) -> str:
+    if not isinstance(text, str):
+        raise ValueError("query must be text")
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("query is empty")
+    if len(cleaned) > MAX_QUERY_LENGTH:
+        raise ValueError(f"query is too long ({len(cleaned)} characters; at most {MAX_QUERY_LENGTH})")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in cleaned):
+        raise ValueError("query contains control characters")
+    return cleaned
+
+
+def check_edition_key(key: Any) -> str:
+    if not isinstance(key, str) or not EDITION_KEY_RE.match(key.strip()):
+        shown = str(key)[:60] if key is not None else ""
+        raise ValueError(f"edition key must look like /books/OL123M, got {shown!r}")
+    return key.strip()

@@ -1,0 +1,136 @@
+"""CoverStore on Milvus Lite: per-year reloads are exact, isolated, crash-safe and indexed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from book_assets.milvus.schema import entity_id, truncate_utf8
+from book_assets.milvus.store import CoverStore
+from tests.search.conftest import DIM, make_rows
+
+
+def _snapshot(store: CoverStore, year: int) -> dict[int, np.ndarray]:
+    res = store._client.query(
+        store.collection,
+        filter=f"year == {year}",
+        output_fields=["id", "vector"],
+        consistency_level="Strong",
+        limit=10_000,
+    )
+    return {int(r["id"]): np.asarray(r["vector"], dtype=np.float32) for r in res}
+
+
+def test_reload_years_exact_isolated_and_repeatable(db_uri):
+    store = CoverStore(db_uri, collection="c1")
+    progress: list[tuple[int, int]] = []
+    assert store.reload_year(2019, make_rows(2019, 30, seed=1), batch_size=7, progress=lambda d, t: progress.append((d, t))) == 30
+    assert store.reload_year(2020, make_rows(2020, 12, seed=2)) == 12
+    assert progress[-1] == (30, 30) and len(progress) == 5
+    assert (store.count_year(2019), store.count_year(2020), store.count_total()) == (30, 12, 42)
+    assert store.count_year(2021) == 0
+    assert store.has_index()
+    info = store.index_info()
+    assert info["index_type"] == "IVF_FLAT" and info["metric_type"] == "COSINE"
+
+    before_2020 = _snapshot(store, 2020)
+    # rebuild 2019 twice, with a different (smaller) set of rows the second time
+    store.reload_year(2019, make_rows(2019, 30, seed=1))
+    assert (store.count_year(2019), store.count_year(2020)) == (30, 12)
+    store.reload_year(2019, make_rows(2019, 25, seed=3))
+    assert (store.count_year(2019), store.count_year(2020), store.count_total()) == (25, 12, 37)
+    after_2020 = _snapshot(store, 2020)
+    assert before_2020.keys() == after_2020.keys()
+    for key, vec in before_2020.items():
+        np.testing.assert_allclose(after_2020[key], vec, rtol=1e-6)
+    snap19 = _snapshot(store, 2019)
+    assert set(snap19) == {entity_id(2019, 1000 + i) for i in range(25)}
+    store.close()
+
+
+def test_crash_between_drop_and_insert_is_repaired(db_uri, monkeypatch):
+    store = CoverStore(db_uri, collection="c2")
+    store.reload_year(2018, make_rows(2018, 10, seed=4))
+    store.reload_year(2019, make_rows(2019, 20, seed=5))
+    other = _snapshot(store, 2018)
+
+    real_insert = store._client.insert
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected crash before insert")
+
+    monkeypatch.setattr(store._client, "insert", boom)
+    with pytest.raises(RuntimeError, match="injected crash"):
+        store.reload_year(2019, make_rows(2019, 20, seed=5))
+    monkeypatch.setattr(store._client, "insert", real_insert)
+    assert store.count_year(2019) == 0  # dropped, not yet refilled
+
+    # a crash halfway through the inserts (first batch in, second fails)
+    calls = {"n": 0}
+
+    def half(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("injected crash mid-insert")
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(store._client, "insert", half)
+    with pytest.raises(RuntimeError, match="mid-insert"):
+        store.reload_year(2019, make_rows(2019, 20, seed=5), batch_size=8)
+    monkeypatch.setattr(store._client, "insert", real_insert)
+
+    assert store.reload_year(2019, make_rows(2019, 20, seed=5)) == 20
+    assert (store.count_year(2019), store.count_year(2018)) == (20, 10)
+    after = _snapshot(store, 2018)
+    assert after.keys() == other.keys()
+    store.close()
+
+
+def test_reopen_existing_collection_and_dim_mismatch(db_uri):
+    store = CoverStore(db_uri, collection="c3", index="FLAT")
+    store.reload_year(2021, make_rows(2021, 5))
+    store.ensure_collection(DIM)  # idempotent
+    store.close()
+    again = CoverStore(db_uri, collection="c3")
+    assert again.dim == DIM and again.index_type == "FLAT"
+    assert again.count_year(2021) == 5
+    with pytest.raises(ValueError, match="32-d"):
+        again.ensure_collection(DIM * 2)
+    again.close()
+
+
+def test_rows_validation(db_uri):
+    store = CoverStore(db_uri, collection="c4", dim=DIM)
+    with pytest.raises(ValueError, match="expected 2019"):
+        store.reload_year(2019, make_rows(2020, 3))
+    with pytest.raises(ValueError, match="year"):
+        store.partition_name("2019; drop")
+    assert store.partition_name(2019) == "y2019"
+    with pytest.raises(ValueError, match="OL123M"):
+        store.get_vector('/books/OL1M" or id > 0 or "')
+    store.close()
+
+
+def test_truncate_utf8_never_splits_characters():
+    assert truncate_utf8("é" * 10, 5) == "éé"
+    assert truncate_utf8("abc", 10) == "abc"
+    assert truncate_utf8(None, 3) == ""
+
+
+def test_search_and_get_vector(loaded):
+    store = loaded["store"]
+    rows = loaded["rows"][2020]
+    vec = np.asarray(rows.column("embedding")[4].as_py(), dtype=np.float32)
+    hits = store.search(vec, top_k=5)
+    assert hits[0]["edition_key"] == rows.column("edition_key")[4].as_py()
+    assert hits[0]["score"] == pytest.approx(1.0, abs=1e-3)
+    assert hits[0]["authors"] == ["Author 4", "Co Author"]
+    assert hits[0]["id"] == entity_id(2020, 1004)
+    only19 = store.search(vec, years=[2019], top_k=10)
+    assert only19 and all(h["year"] == 2019 for h in only19)
+    assert store.search(vec, years=[1999]) == []
+    both = store.search(vec, years=[2019, 2020, 1999], top_k=35)
+    assert {h["year"] for h in both} == {2019, 2020} and len(both) == 35
+    got = store.get_vector(rows.column("edition_key")[4].as_py())
+    assert got is not None and got[1] == 2020
+    np.testing.assert_allclose(got[0], vec, atol=1e-6)
+    assert store.get_vector("/books/OL999999999M") is None
