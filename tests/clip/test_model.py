@@ -1,0 +1,67 @@
+"""Loading CLIP through from_pretrained, the per-process cache and thread configuration."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from book_assets.clip import model as clip_model
+from book_assets.clip.model import ClipBundle, clear_clip_cache, configure_torch_threads, get_clip, load_clip
+
+
+def test_tiny_clip_loads_through_from_pretrained(tiny_clip_dir):
+    bundle = load_clip(str(tiny_clip_dir))
+    assert isinstance(bundle, ClipBundle)
+    assert bundle.model_id == str(tiny_clip_dir)
+    assert bundle.device == torch.device("cpu")  # no GPU here
+    assert bundle.dtype == torch.float32
+    assert bundle.dim == bundle.model.config.projection_dim == 16
+    assert not bundle.model.training
+    enc = bundle.tokenizer(["A haunted house on a dark hill, 1887!"], return_tensors="pt")
+    assert enc["input_ids"].shape[1] > 3
+    assert bundle.image_processor.crop_size["height"] == 32
+
+
+def test_build_is_cached(tiny_clip_dir):
+    from tests.support.tiny_clip import build_tiny_clip
+
+    before = (tiny_clip_dir / "model.safetensors").stat().st_mtime_ns
+    assert build_tiny_clip(tiny_clip_dir) == tiny_clip_dir
+    assert (tiny_clip_dir / "model.safetensors").stat().st_mtime_ns == before
+
+
+def test_get_clip_loads_once_per_process(tiny_clip_dir, monkeypatch):
+    clear_clip_cache()
+    calls = []
+    real = clip_model.load_clip
+
+    def spy(model_id, device=None):
+        calls.append(model_id)
+        return real(model_id, device)
+
+    monkeypatch.setattr(clip_model, "load_clip", spy)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(get_clip(str(tiny_clip_dir)))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert get_clip(str(tiny_clip_dir)) is results[0]
+    assert all(r is results[0] for r in results)
+    assert calls == [str(tiny_clip_dir)]
+    clear_clip_cache()
+
+
+def test_configure_torch_threads(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv(clip_model.THREADS_ENV, "1")
+        assert configure_torch_threads() == 1
+        assert torch.get_num_threads() == 1
+        assert configure_torch_threads(2) == 2
+        monkeypatch.delenv(clip_model.THREADS_ENV)
+        monkeypatch.setattr(clip_model, "_spark_task_cpus", lambda: 3)
+        assert configure_torch_threads() == 3
+    finally:
+        torch.set_num_threads(before)
