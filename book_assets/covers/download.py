@@ -63,6 +63,8 @@ MAX_REDIRECTS = 5
 MAX_BACKOFF_S = 30.0
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+#: The rate ceiling is what the *server* sees; leave room for the jitter between release and arrival.
+RATE_WINDOW_MARGIN_S = 0.02
 
 
 @dataclass
@@ -146,7 +148,7 @@ class CoverDownloader:
         self.stats: dict[str, int] = {}
         self._stats_lock = threading.Lock()
         self._reset_stats()
-        self.limiter = RateLimiter(self.settings.rps)
+        self.limiter = RateLimiter(self.settings.rps, margin_s=RATE_WINDOW_MARGIN_S)
         self._http: urllib3.PoolManager | None = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -174,7 +176,7 @@ class CoverDownloader:
         results: list[DownloadOutcome | None] = [None] * total
         self._reset_stats()
         s = self.settings
-        self.limiter = RateLimiter(s.rps)
+        self.limiter = RateLimiter(s.rps, margin_s=RATE_WINDOW_MARGIN_S)
         workers = max(1, int(s.max_concurrency))
         self._http = urllib3.PoolManager(
             num_pools=16,

@@ -6,6 +6,11 @@ thundering herd) plus a sliding one-second window that makes the ceiling hard: n
 ``rate`` calls to :meth:`acquire` return within any one-second span, whatever the burst.
 ``burst=1`` spaces starts evenly, ``1 / rate`` seconds apart. ``rate <= 0`` means unlimited.
 
+The window is checked against the moment each caller is actually released (not the moment it was
+scheduled for), so a thread that wakes late cannot squeeze ``rate + 1`` starts into a second.
+``margin_s`` widens the window a little (1 s + margin): a request reaches the server some
+milliseconds after it is released, and that jitter must not push the *server's* count over.
+
 :meth:`pause_until` stops *all* callers until a monotonic time, e.g. when the server answers 429
 with ``Retry-After``; a caller that had already reserved a slot inside the pause waits it out too.
 """
@@ -18,9 +23,11 @@ import time
 
 
 class RateLimiter:
-    def __init__(self, rate_per_s: float, burst: int = 1, *, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, rate_per_s: float, burst: int = 1, *, margin_s: float = 0.0,
+                 clock=time.monotonic, sleep=time.sleep):
         self.rate = float(rate_per_s or 0.0)
         self.burst = max(1, int(burst))
+        self.window_s = 1.0 + max(0.0, float(margin_s))
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -51,19 +58,35 @@ class RateLimiter:
             if self.rate > 0:
                 slot = max(slot, self._tat - self._tolerance)
                 if len(self._window) == self._window.maxlen:
-                    slot = max(slot, self._window[0] + 1.0)
+                    slot = max(slot, self._window[0] + self.window_s)
                 self._tat = max(self._tat, slot) + self._interval
-                self._window.append(slot)
             return slot
+
+    def _commit(self) -> tuple[bool, float]:
+        """``(True, now)`` if the pause and the window let the caller go now, else ``(False, wait_until)``."""
+        with self._lock:
+            now = self._clock()
+            if self._paused_until > now:
+                return False, self._paused_until
+            if self.rate > 0:
+                if len(self._window) == self._window.maxlen and now < self._window[0] + self.window_s:
+                    return False, self._window[0] + self.window_s
+                self._window.append(now)
+            return True, now
 
     def acquire(self) -> float:
         """Block until this caller may start a request; returns the monotonic start time."""
+        slot = self._reserve()
         while True:
-            slot = self._reserve()
             delay = slot - self._clock()
             if delay > 0:
                 self._sleep(delay)
-            with self._lock:
-                if self._paused_until <= slot:
-                    return slot
-            # a pause arrived while we slept: take a fresh slot after it
+            released, when = self._commit()
+            if released:
+                return when
+            wait_until = when
+            if self._paused_until >= wait_until:
+                # a pause arrived while we waited: queue again behind it
+                slot = self._reserve()
+            else:
+                slot = wait_until
