@@ -27,16 +27,37 @@ AUTHOR_DDL = "reject_reason string, author_key string, name string"
 PENDING_FICTION = "not_fiction"
 
 
+def _arrow_schemas():
+    import pyarrow as pa
+
+    strs = pa.list_(pa.string())
+    edition = pa.schema([
+        ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
+        ("title", pa.string()), ("by_statement_authors", strs), ("author_keys", strs), ("year", pa.int32()),
+        ("publish_date", pa.string()), ("pages", pa.int32()), ("subjects", strs), ("cover_id", pa.int64()),
+        ("isbn_13", pa.string()), ("languages", strs),
+    ])
+    work = pa.schema([("reject_reason", pa.string()), ("work_key", pa.string()), ("subjects", strs),
+                      ("author_keys", strs)])
+    author = pa.schema([("reject_reason", pa.string()), ("author_key", pa.string()), ("name", pa.string())])
+    return edition, work, author
+
+
+def _lines(batch) -> list:
+    return batch.column(0).to_pylist()
+
+
 def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> Iterator:
-    """mapInPandas body: parse edition lines, keep candidates, count everything else by reason."""
-    import pandas as pd
+    """mapInArrow body: parse edition lines, keep candidates, count everything else by reason."""
+    import pyarrow as pa
 
     from book_assets.openlibrary.dump_lines import parse_dump_line
     from book_assets.openlibrary.records import edition_fields, edition_rejection
 
-    for frame in batches:
+    schema = _arrow_schemas()[0]
+    for batch in batches:
         out = []
-        for line in frame["value"]:
+        for line in _lines(batch):
             record, reason = parse_dump_line(line)
             if record is None:
                 out.append({"reject_reason": f"malformed:{reason}"})
@@ -52,80 +73,92 @@ def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> I
                 continue
             fields["reject_reason"] = None
             out.append(fields)
-        frame_out = pd.DataFrame(out, columns=[c.split(" ")[0] for c in RESULT_DDL.split(", ")])
-        yield frame_out.astype({"year": "Int32", "pages": "Int32", "cover_id": "Int64"})
+        yield pa.RecordBatch.from_pylist(out, schema=schema)
 
 
 def _work_batches(batches: Iterator) -> Iterator:
-    import pandas as pd
+    import pyarrow as pa
 
     from book_assets.openlibrary.dump_lines import parse_dump_line
     from book_assets.openlibrary.records import work_fields
 
-    for frame in batches:
+    schema = _arrow_schemas()[1]
+    for batch in batches:
         out = []
-        for line in frame["value"]:
+        for line in _lines(batch):
             record, reason = parse_dump_line(line)
             if record is None:
                 out.append({"reject_reason": f"malformed:{reason}"})
             elif record.record_type != "/type/work":
                 out.append({"reject_reason": "not_a_work"})
             else:
-                fields = work_fields(record.key, record.data)
-                out.append({"reject_reason": None, "work_key": fields["work_key"],
-                            "subjects": fields["subjects"], "author_keys": fields["author_keys"]})
-        yield pd.DataFrame(out, columns=["reject_reason", "work_key", "subjects", "author_keys"])
+                out.append({"reject_reason": None, **work_fields(record.key, record.data)})
+        yield pa.RecordBatch.from_pylist(out, schema=schema)
 
 
 def _author_batches(batches: Iterator) -> Iterator:
-    import pandas as pd
+    import pyarrow as pa
 
     from book_assets.openlibrary.dump_lines import parse_dump_line
     from book_assets.openlibrary.records import author_fields
 
-    for frame in batches:
+    schema = _arrow_schemas()[2]
+    for batch in batches:
         out = []
-        for line in frame["value"]:
+        for line in _lines(batch):
             record, reason = parse_dump_line(line)
             if record is None:
                 out.append({"reject_reason": f"malformed:{reason}"})
             elif record.record_type != "/type/author":
                 out.append({"reject_reason": "not_an_author"})
             else:
-                fields = author_fields(record.key, record.data)
-                out.append({"reject_reason": None, **fields})
-        yield pd.DataFrame(out, columns=["reject_reason", "author_key", "name"])
+                out.append({"reject_reason": None, **author_fields(record.key, record.data)})
+        yield pa.RecordBatch.from_pylist(out, schema=schema)
 
 
-def _finalise_partition(rows: Iterator) -> Iterator:
-    """Decide fiction from edition + work subjects and resolve author names (pure functions)."""
+FINAL_DDL = (
+    "reject_reason string, edition_key string, work_key string, title string, authors array<string>, "
+    "year int, pages int, subjects array<string>, cover_id long, isbn_13 string, publish_date string, "
+    "language string"
+)
+
+
+def _finalise_batches(batches: Iterator) -> Iterator:
+    """mapInArrow body: decide fiction from edition + work subjects, resolve author names."""
+    import pyarrow as pa
+
     from book_assets.openlibrary.fiction import is_fiction
     from book_assets.openlibrary.records import author_names
 
-    for row in rows:
-        subjects = list(row["subjects"] or [])
-        work_subjects = list(row["work_subjects"] or [])
-        if not is_fiction(subjects + work_subjects):
-            yield ("not_fiction", None)
-            continue
-        names = dict(zip(row["resolved_keys"] or [], row["resolved_names"] or []))
-        keys = list(row["author_keys"] or []) or list(row["work_author_keys"] or [])
-        authors = author_names(keys, names, list(row["by_statement_authors"] or []))
-        merged = []
-        for s in subjects + work_subjects:
-            if s not in merged:
-                merged.append(s)
-        yield (None, {
-            "edition_key": row["edition_key"], "work_key": row["work_key"], "title": row["title"],
-            "authors": authors, "year": row["year"], "pages": row["pages"], "subjects": merged,
-            "cover_id": row["cover_id"], "isbn_13": row["isbn_13"],
-            "publish_date": row["publish_date"], "language": "eng",
-        })
+    strs = pa.list_(pa.string())
+    schema = pa.schema([
+        ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
+        ("title", pa.string()), ("authors", strs), ("year", pa.int32()), ("pages", pa.int32()),
+        ("subjects", strs), ("cover_id", pa.int64()), ("isbn_13", pa.string()),
+        ("publish_date", pa.string()), ("language", pa.string()),
+    ])
+    for batch in batches:
+        out = []
+        for row in batch.to_pylist():
+            subjects = list(row["subjects"] or [])
+            work_subjects = list(row["work_subjects"] or [])
+            if not is_fiction(subjects + work_subjects):
+                out.append({"reject_reason": "not_fiction"})
+                continue
+            names = dict(zip(row["resolved_keys"] or [], row["resolved_names"] or []))
+            keys = list(row["author_keys"] or []) or list(row["work_author_keys"] or [])
+            merged = list(dict.fromkeys(subjects + work_subjects))
+            out.append({
+                "reject_reason": None, "edition_key": row["edition_key"], "work_key": row["work_key"],
+                "title": row["title"], "authors": author_names(keys, names, list(row["by_statement_authors"] or [])),
+                "year": row["year"], "pages": row["pages"], "subjects": merged, "cover_id": row["cover_id"],
+                "isbn_13": row["isbn_13"], "publish_date": row["publish_date"], "language": "eng",
+            })
+        yield pa.RecordBatch.from_pylist(out, schema=schema)
 
 
 def main(argv: list[str] | None = None) -> None:
     from pyspark.sql import functions as F
-    from pyspark.sql import types as T
 
     from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
     from book_assets.emr.verify import verify_fiction_year
@@ -146,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         spark = build_spark("book_assets.recent_fiction")
         reporter.info(f"recent_fiction: years {sorted(years)}, editions {args.editions}")
 
-        editions = spark.read.text(args.editions).mapInPandas(
+        editions = spark.read.text(args.editions).mapInArrow(
             lambda it: _edition_batches(it, years, args.current_year), RESULT_DDL
         ).persist()
         edition_reasons = Counter(
@@ -155,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         candidates = editions.filter(F.col("reject_reason").isNull()).drop("reject_reason")
 
-        works = spark.read.text(args.works).mapInPandas(_work_batches, WORK_DDL)
+        works = spark.read.text(args.works).mapInArrow(_work_batches, WORK_DDL)
         needed_works = candidates.select("work_key").where(F.col("work_key").isNotNull()).distinct()
         works = works.persist()
         work_reasons = Counter(
@@ -177,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             F.coalesce("work_author_keys", F.array().cast("array<string>")),
         )
         if args.authors:
-            authors = spark.read.text(args.authors).mapInPandas(_author_batches, AUTHOR_DDL).persist()
+            authors = spark.read.text(args.authors).mapInArrow(_author_batches, AUTHOR_DDL).persist()
             author_reasons = Counter(
                 {r["reject_reason"] or "ok": r["n"]
                  for r in authors.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
@@ -197,26 +230,11 @@ def main(argv: list[str] | None = None) -> None:
             joined = (joined.withColumn("resolved_keys", F.lit(None).cast("array<string>"))
                       .withColumn("resolved_names", F.lit(None).cast("array<string>")))
 
-        final_schema = T.StructType([
-            T.StructField("reject_reason", T.StringType()),
-            T.StructField("row", T.StructType([
-                T.StructField("edition_key", T.StringType()), T.StructField("work_key", T.StringType()),
-                T.StructField("title", T.StringType()),
-                T.StructField("authors", T.ArrayType(T.StringType())),
-                T.StructField("year", T.IntegerType()), T.StructField("pages", T.IntegerType()),
-                T.StructField("subjects", T.ArrayType(T.StringType())),
-                T.StructField("cover_id", T.LongType()), T.StructField("isbn_13", T.StringType()),
-                T.StructField("publish_date", T.StringType()), T.StructField("language", T.StringType()),
-            ])),
-        ])
-        decided = spark.createDataFrame(
-            joined.rdd.mapPartitions(lambda rows: _finalise_partition(r.asDict() for r in rows)),
-            final_schema,
-        ).persist()
+        decided = joined.mapInArrow(_finalise_batches, FINAL_DDL).persist()
         fiction_rejects = decided.filter(F.col("reject_reason").isNotNull()).count()
         edition_reasons["not_fiction"] += fiction_rejects
         edition_reasons["candidate"] -= fiction_rejects
-        kept = decided.filter(F.col("reject_reason").isNull()).select("row.*")
+        kept = decided.filter(F.col("reject_reason").isNull()).drop("reject_reason")
         kept = kept.dropDuplicates(["edition_key"]).persist()
 
         columns = [f.name for f in RECENT_FICTION_SCHEMA]

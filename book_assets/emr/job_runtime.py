@@ -22,6 +22,8 @@ BASE_SPARK_CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "2048",
     "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
 }
 
 
@@ -67,10 +69,11 @@ class JobReporter:
 @contextlib.contextmanager
 def open_reporter(report_path: str | None = None) -> Iterator[JobReporter]:
     """A reporter bound to Dagster Pipes when this process was launched by Dagster."""
-    from dagster_pipes import PipesEnvVarParamsLoader, is_dagster_pipes_process, open_dagster_pipes
+    from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
-    if is_dagster_pipes_process():
-        with open_dagster_pipes(params_loader=PipesEnvVarParamsLoader()) as pipes:
+    loader = PipesEnvVarParamsLoader()
+    if loader.is_dagster_pipes_process():
+        with open_dagster_pipes(params_loader=loader) as pipes:
             yield JobReporter(pipes, report_path)
     else:
         yield JobReporter(None, report_path)

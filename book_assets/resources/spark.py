@@ -47,6 +47,13 @@ def spark_submit_executable() -> str:
     return found
 
 
+def spark_home() -> str:
+    """SPARK_HOME of the pip-installed pyspark (spark-submit cannot always find it itself)."""
+    import pyspark
+
+    return str(Path(pyspark.__file__).resolve().parent)
+
+
 class SparkLauncher(ConfigurableResource):
     """Runs the project's Spark job scripts locally, on a Spark cluster or on EMR Serverless."""
 
@@ -84,6 +91,7 @@ class SparkLauncher(ConfigurableResource):
             return run_emr_serverless_job(context, job, args, extras)
         env = {
             **os.environ,
+            "SPARK_HOME": os.environ.get("SPARK_HOME") or spark_home(),
             "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
             "PYSPARK_DRIVER_PYTHON": sys.executable,
         }
