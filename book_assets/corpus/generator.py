@@ -234,12 +234,18 @@ class _Plan:
         return cover
 
     def timestamp(self) -> str:
-        r = self.rng
-        return (
-            f"{r.randint(2008, 2024)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T"
-            f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}."
-            f"{r.randint(0, 999999):06d}"
-        )
+        """A ``last_modified``-style timestamp, from one draw (this is on the hot path)."""
+        x = self.rng.getrandbits(52)
+        x, micro = divmod(x, 1_000_000)
+        x, sec = divmod(x, 60)
+        x, minute = divmod(x, 60)
+        x, hour = divmod(x, 24)
+        x, day = divmod(x, 28)
+        x, month = divmod(x, 12)
+        return f"{2008 + x % 17}-{month + 1:02d}-{day + 1:02d}T{hour:02d}:{minute:02d}:{sec:02d}.{micro:06d}"
+
+    def revision(self, most: int) -> int:
+        return 1 + int(self.rng.random() * most)
 
 
 # --- pieces of one edition ----------------------------------------------------------------
@@ -496,7 +502,7 @@ def _author_records(plan: _Plan, writer: _Writer) -> None:
             data["birth_date"] = str(r.randint(1900, 1990))
         if r.random() < 0.1:
             data["bio"] = {"type": "/type/text", "value": f"{name} writes novels."}
-        writer.write(_line("/type/author", key, r.randint(1, 9), plan.timestamp(), data))
+        writer.write(_line("/type/author", key, plan.revision(9), plan.timestamp(), data))
 
 
 def _work_record(plan: _Plan, key: str, title: str, subjects: list[str], author_idxs: list[int]) -> dict:
@@ -701,7 +707,7 @@ def generate_corpus(
         for _ in range(group):
             force = forced_years[i] if i < len(forced_years) else None
             data, row = _edition(plan, i, work, work_category, shared_covers, force, group == 1)
-            editions.write(_line("/type/edition", data["key"], plan.rng.randint(1, 20), plan.timestamp(), data))
+            editions.write(_line("/type/edition", data["key"], plan.revision(20), plan.timestamp(), data))
             if i % stride == stride - 1 and malformed_ed:
                 editions.write(malformed_ed.pop())
             i += 1
@@ -721,7 +727,7 @@ def generate_corpus(
         if work is not None and work["in_dump"]:
             title = plan.rng.choice(_TITLE_A) + " " + plan.rng.choice(_TITLE_B)
             record = _work_record(plan, wkey, title, _subjects(plan, work_category), work.get("authors_from", []))
-            works.write(_line("/type/work", wkey, plan.rng.randint(1, 9), plan.timestamp(), record))
+            works.write(_line("/type/work", wkey, plan.revision(9), plan.timestamp(), record))
     for line in malformed_ed:
         editions.write(line)
     for _, line in planted["works"]:
