@@ -11,6 +11,7 @@ callers can count skipped lines per reason.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 try:  # orjson is much faster; the stdlib is the fallback.
@@ -51,13 +52,41 @@ def _revision(text: str) -> int | None:
         return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"not JSON: {name}")
+
+
+def _repair_surrogates(value):
+    """Replace lone UTF-16 surrogates (from ``\\ud800``-style escapes) with U+FFFD so every
+    string can be encoded as UTF-8 downstream (Parquet, Arrow, the JVM)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _has_surrogate(value) else value
+    if isinstance(value, list):
+        return [_repair_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_repair_surrogates(k): _repair_surrogates(v) for k, v in value.items()}
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _loads(text: str):
+    """Strict JSON: orjson, else the stdlib (NaN/Infinity rejected, lone surrogates repaired)."""
     if _orjson is not None:
         try:
             return _orjson.loads(text)
         except (_orjson.JSONDecodeError, TypeError, ValueError):
-            pass  # orjson rejects a few things the stdlib accepts (e.g. lone surrogates)
-    return json.loads(text)
+            pass  # orjson rejects lone surrogate escapes, which the stdlib accepts
+    return _repair_surrogates(json.loads(text, parse_constant=_reject_constant))
 
 
 def _too_long(text: str, max_line_bytes: int) -> bool:

@@ -96,3 +96,15 @@ def test_line_length_is_counted_in_utf8_bytes():
 
 def test_non_string_input_does_not_raise():
     assert parse_dump_line(None)[0] is None  # type: ignore[arg-type]
+
+
+def test_lone_surrogate_escape_is_repaired():
+    record, reason = parse_dump_line('/type/edition\t/books/OL1M\t3\t2020\t{"title": "a\\ud800b", "x": ["\\udc00"]}')
+    assert reason is None
+    assert record.data == {"title": "a\ufffdb", "x": ["\ufffd"]}
+    record.data["title"].encode("utf-8")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_are_bad_json(constant):
+    assert parse_dump_line(f'/type/edition\t/books/OL1M\t3\t2020\t{{"n": {constant}}}') == (None, BAD_JSON)
