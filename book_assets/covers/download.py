@@ -64,7 +64,7 @@ MAX_BACKOFF_S = 30.0
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 #: The rate ceiling is what the *server* sees; leave room for the jitter between release and arrival.
-RATE_WINDOW_MARGIN_S = 0.02
+RATE_WINDOW_MARGIN_S = 0.05
 
 
 @dataclass

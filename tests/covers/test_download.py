@@ -1,0 +1,247 @@
+"""CoverDownloader against the loopback cover server: every behaviour, politeness, caching."""
+from __future__ import annotations
+
+import hashlib
+import socket
+import time
+
+import pytest
+
+from book_assets.covers import download as dl
+from book_assets.covers import images
+from book_assets.covers.cache import CoverCache
+from book_assets.covers.download import CoverDownloader, DownloadSettings
+from tests.support.cover_server import Behaviour, CoverServer, http_date
+
+
+def items(server: CoverServer, ids) -> list[tuple[int, str]]:
+    return [(i, server.url_for(i)) for i in ids]
+
+
+def sha_of(server: CoverServer, cover_id: int) -> str:
+    return hashlib.sha256(server.bytes_for(cover_id)).hexdigest()
+
+
+def by_id(outcomes):
+    return {o.cover_id: o for o in outcomes}
+
+
+def test_plain_covers_download_ok(server, cache, fast_settings):
+    downloader = CoverDownloader(cache, fast_settings)
+    progress = []
+    outcomes = downloader.download_all(items(server, range(30)), progress=lambda *a: progress.append(a))
+    assert [o.cover_id for o in outcomes] == list(range(30))
+    for o in outcomes:
+        assert (o.status, o.reason, o.from_cache, o.attempts) == ("ok", None, False, 1)
+        assert o.sha256 == sha_of(server, o.cover_id)
+        assert cache.read_blob(o.sha256) == server.bytes_for(o.cover_id)
+    assert [p[:2] for p in progress] == [(i, 30) for i in range(1, 31)]
+    assert progress[-1][2] > 0
+    assert downloader.stats["requests"] == server.request_count == 30
+    assert downloader.stats["downloaded"] == 30 and downloader.stats["cache_hits"] == 0
+    assert set(server.user_agents) == {DownloadSettings().user_agent}
+
+
+# cover id -> (behaviour, expected status, expected reason, expected requests or None)
+MATRIX = {
+    101: (Behaviour.not_found(), "failed", dl.HTTP_404, 1),
+    102: (Behaviour.status_code(403), "failed", dl.HTTP_ERROR, 1),
+    103: (Behaviour.rate_limited(times=2, retry_after="0.2"), "ok", None, 3),
+    104: (Behaviour.server_error(times=2), "ok", None, 3),
+    105: (Behaviour.always_500(), "failed", dl.SERVER_ERROR, 3),
+    106: (Behaviour.slow(3.0), "failed", dl.TIMEOUT, 3),
+    107: (Behaviour.slow(3.0, times=1), "ok", None, 2),
+    108: (Behaviour.trickle(delay_s=0.05, chunk=64), "failed", dl.TIMEOUT, 3),
+    109: (Behaviour.truncated(), "failed", images.TRUNCATED, 1),
+    110: (Behaviour.html(), "failed", images.NOT_AN_IMAGE, 1),
+    111: (Behaviour.placeholder(), "failed", images.PLACEHOLDER, 1),
+    112: (Behaviour.bomb(), "failed", images.DECOMPRESSION_BOMB, 1),
+    113: (Behaviour.reset_mid_body(), "failed", dl.CONNECTION_ERROR, 3),
+    114: (Behaviour.reset_mid_body(times=1), "ok", None, 2),
+    115: (Behaviour.redirect_to_cover(5), "ok", None, 1),
+    116: (Behaviour.redirect_to_url("http://127.0.0.2:{port}/b/id/116-M.jpg"), "failed",
+          dl.REDIRECT_NOT_ALLOWED, 1),
+    117: (Behaviour.redirect_loop(), "failed", dl.REDIRECT_LOOP, 1),
+    118: (Behaviour.redirect_chain(hops=10), "failed", dl.REDIRECT_LOOP, 1),
+    119: (Behaviour.redirect_chain(hops=3), "ok", None, 1),
+    120: (Behaviour.redirect_to_cover(120, status=301), "failed", dl.REDIRECT_LOOP, 1),
+}
+PERMANENT = {101, 109, 110, 111, 112}
+TRANSIENT = {105, 106, 108, 113}
+
+
+def _set_matrix(server):
+    for cover_id, (behaviour, *_) in MATRIX.items():
+        if isinstance(behaviour.target, str):
+            behaviour = Behaviour.redirect_to_url(behaviour.target.format(port=server.port), behaviour.status)
+        server.set_behaviour(cover_id, behaviour)
+
+
+def test_every_behaviour_ends_in_the_right_outcome(server, cache, fast_settings):
+    _set_matrix(server)
+    downloader = CoverDownloader(cache, fast_settings)
+    t0 = time.monotonic()
+    outcomes = by_id(downloader.download_all(items(server, [*MATRIX, 1, 2, 3])))
+    elapsed = time.monotonic() - t0
+    for cover_id, (_, status, reason, attempts) in MATRIX.items():
+        o = outcomes[cover_id]
+        assert (o.status, o.reason, o.attempts) == (status, reason, attempts), o
+        assert o.from_cache is False
+        assert (o.sha256 is not None) == (status == "ok")
+    assert outcomes[115].sha256 == sha_of(server, 5)  # followed the redirect to another cover
+    assert outcomes[103].sha256 == sha_of(server, 103)
+    assert server.requests_for(116) == 1  # the disallowed host was never contacted (it is not listening)
+    assert server.requests_for(118) == 6  # first request + 5 redirects, then give up
+    assert server.requests_for(105) == 3 and server.requests_for(113) == 3
+    assert "HTTP 403" in outcomes[102].detail
+    assert all(outcomes[i].status == "ok" for i in (1, 2, 3))
+    # timeouts run in parallel: 3 attempts of ~1 s each, plus backoff, for the slowest covers
+    assert elapsed < 3 * 1.0 + 2.0
+
+
+def test_second_run_uses_the_cache_and_retries_only_transient_failures(server, cache, fast_settings):
+    _set_matrix(server)
+    work = items(server, [*MATRIX, 1, 2, 3])
+    first = by_id(CoverDownloader(cache, fast_settings).download_all(work))
+    server.reset_counts()
+    downloader = CoverDownloader(cache, fast_settings)
+    second = by_id(downloader.download_all(work))
+    cached = {i for i, o in first.items() if o.status == "ok"} | PERMANENT
+    for cover_id in cached:
+        assert server.requests_for(cover_id) == 0, cover_id
+        o = second[cover_id]
+        assert o.from_cache and o.attempts == 0
+        assert (o.status, o.reason, o.sha256) == (first[cover_id].status, first[cover_id].reason,
+                                                  first[cover_id].sha256)
+    for cover_id in TRANSIENT:
+        assert server.requests_for(cover_id) > 0, cover_id  # retried on the next run
+        assert not second[cover_id].from_cache
+    assert downloader.stats["cache_hits"] == len(cached)
+
+    # a run over only cached covers makes no request at all
+    server.reset_counts()
+    third = CoverDownloader(cache, fast_settings).download_all(items(server, sorted(cached)))
+    assert server.request_count == 0
+    assert all(o.from_cache for o in third)
+
+
+def test_transient_failure_recovers_on_next_run(server, cache, fast_settings):
+    server.set_behaviour(7, Behaviour.always_500())
+    downloader = CoverDownloader(cache, fast_settings)
+    [first] = downloader.download_all(items(server, [7]))
+    assert first.reason == dl.SERVER_ERROR and cache.lookup(7) is None
+    server.clear_behaviour(7)
+    [second] = downloader.download_all(items(server, [7]))
+    assert second.status == "ok" and not second.from_cache
+
+
+def test_rate_ceiling_is_never_exceeded(server, cache):
+    settings = DownloadSettings(rps=20, max_concurrency=8, timeout_s=5.0)
+    t0 = time.monotonic()
+    outcomes = CoverDownloader(cache, settings).download_all(items(server, range(60)))
+    elapsed = time.monotonic() - t0
+    assert all(o.status == "ok" for o in outcomes)
+    assert server.request_count == 60
+    assert server.max_requests_in_window(1.0) <= 20
+    assert 59 / 20 - 0.05 <= elapsed <= 60 / 20 + 1.0
+
+
+def test_429_retry_after_pauses_every_worker(covers_dir, tmp_path):
+    latency = 0.05
+    with CoverServer(covers_dir, latency_s=latency) as server:
+        server.set_behaviour(3, Behaviour.rate_limited(times=1, retry_after="1"))
+        settings = DownloadSettings(rps=0, max_concurrency=4, timeout_s=5.0, backoff_s=0.01)
+        outcomes = CoverDownloader(CoverCache(str(tmp_path)), settings).download_all(items(server, range(40)))
+        assert all(o.status == "ok" for o in outcomes)
+        assert by_id(outcomes)[3].attempts == 2
+        requests = sorted(server.requests)
+        t429 = next(t for t, path, _ in requests if path.startswith("/b/id/3-"))
+        # the 429 reaches the client at ~t429 + latency; requests already in flight then may land
+        # just after it; nobody may start again before Retry-After has passed
+        during = [t for t, _, _ in requests if t429 + latency + 0.1 < t < t429 + 1.0]
+        assert during == []
+        retry = [t for t, path, _ in requests if path.startswith("/b/id/3-")][1]
+        assert retry - t429 >= 1.0
+
+
+def test_retry_after_http_date_and_cap(server, cache):
+    server.set_behaviour(1, Behaviour.rate_limited(times=1, retry_after=http_date(2)))
+    server.set_behaviour(2, Behaviour.rate_limited(times=1, retry_after="3600"))
+    settings = DownloadSettings(rps=0, max_concurrency=1, timeout_s=2.0, max_retry_after_s=1.5, backoff_s=0.01)
+    t0 = time.monotonic()
+    outcomes = CoverDownloader(cache, settings).download_all(items(server, [1, 2]))
+    elapsed = time.monotonic() - t0
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert 1.0 <= elapsed < 1.5 + 1.5 + 1.0  # both pauses were capped at max_retry_after_s
+
+
+def test_persistent_429_fails_as_rate_limited_and_is_not_cached(server, cache):
+    server.set_behaviour(4, Behaviour.rate_limited(times=None, retry_after="0.1"))
+    settings = DownloadSettings(rps=0, timeout_s=1.0, retries=2, backoff_s=0.01)
+    [o] = CoverDownloader(cache, settings).download_all(items(server, [4]))
+    assert (o.status, o.reason, o.attempts) == ("failed", dl.RATE_LIMITED, 3)
+    assert cache.lookup(4) is None
+
+
+@pytest.mark.parametrize("behaviour", [Behaviour.trickle(delay_s=0.05, chunk=64),
+                                       Behaviour.trickle(delay_s=0.7, chunk=1)])
+def test_trickling_server_times_out_within_the_deadline(server, cache, behaviour):
+    # delay 0.7 s < read timeout: only the per-attempt deadline can stop it
+    server.set_behaviour(9, behaviour)
+    settings = DownloadSettings(rps=0, timeout_s=1.0, retries=0)
+    t0 = time.monotonic()
+    [o] = CoverDownloader(cache, settings).download_all(items(server, [9]))
+    elapsed = time.monotonic() - t0
+    assert (o.status, o.reason) == ("failed", dl.TIMEOUT)
+    assert elapsed < 1.0 + 0.4
+
+
+def test_identical_images_are_stored_once(server, cache, tmp_path):
+    n = len(server.files)
+    ids = [1, 1 + n, 1 + 2 * n, 2, 2 + n]
+    outcomes = CoverDownloader(cache, DownloadSettings(rps=0)).download_all(items(server, ids))
+    assert len({o.sha256 for o in outcomes}) == 2
+    blobs = [p for p in (tmp_path / "covers-cache" / "blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 2
+
+
+def test_allowed_hosts_lets_a_redirect_through(server, cache):
+    target = f"http://127.0.0.2:{server.port}/b/id/8-M.jpg"
+    server.set_behaviour(8, Behaviour.redirect_to_url(target))
+    settings = DownloadSettings(rps=0, timeout_s=1.0, retries=0, allowed_hosts=("127.0.0.1", "127.0.0.2"))
+    [o] = CoverDownloader(cache, settings).download_all(items(server, [8]))
+    # followed to 127.0.0.2, where nothing listens (the server is bound to 127.0.0.1 only)
+    assert (o.status, o.reason) == ("failed", dl.CONNECTION_ERROR)
+
+
+def test_too_large_and_custom_user_agent(server, cache):
+    settings = DownloadSettings(rps=0, max_bytes=10_000, user_agent="test-agent/1.0")
+    [o] = CoverDownloader(cache, settings).download_all(items(server, [3]))
+    assert (o.status, o.reason) == ("failed", dl.TOO_LARGE)
+    assert server.user_agents == ["test-agent/1.0"]
+    assert cache.lookup(3) is None
+
+
+def test_duplicates_and_unreachable_host(cache, server):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    dead = f"http://127.0.0.1:{dead_port}/b/id/1-M.jpg"
+    work = [(5, server.url_for(5)), (1, dead), (5, server.url_for(5)), (2, server.url_for(2))]
+    settings = DownloadSettings(rps=0, retries=1, backoff_s=0.01, timeout_s=1.0)
+    outcomes = CoverDownloader(cache, settings).download_all(work)
+    assert [o.cover_id for o in outcomes] == [5, 1, 2]
+    assert outcomes[1].reason == dl.CONNECTION_ERROR and outcomes[1].attempts == 2
+    assert server.requests_for(5) == 1
+
+
+def test_cache_errors_do_not_raise(server, tmp_path):
+    class BrokenCache(CoverCache):
+        def store_image(self, cover_id, data, content_type):
+            raise OSError("disk full")
+
+        def lookup(self, cover_id):
+            raise RuntimeError("index unreadable")
+
+    [o] = CoverDownloader(BrokenCache(str(tmp_path)), DownloadSettings(rps=0)).download_all(items(server, [1]))
+    assert (o.status, o.reason) == ("failed", dl.CACHE_ERROR)
