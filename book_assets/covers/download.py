@@ -32,7 +32,6 @@ from urllib.parse import urljoin, urlsplit
 import tenacity
 import urllib3
 
-from book_assets.covers import images
 from book_assets.covers.cache import PERMANENT_REASONS, CacheEntry, CoverCache
 from book_assets.covers.images import (  # noqa: F401  (re-exported: all reasons in one place)
     DECOMPRESSION_BOMB,

@@ -181,6 +181,7 @@ class CoverServer:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> "CoverServer":
+        self._stop.clear()
         handler = type("Handler", (_Handler,), {"cover_server": self})
         self._httpd = _Server((self.host, 0), handler)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -337,6 +338,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         cover_id = int(match.group(1)) if match else None
         server._record(self.path, cover_id, self.headers.get("User-Agent", ""))
         if server._sleep(server.latency_s):
+            self.close_connection = True
             return
         if cover_id is None:
             return self._send(404, b"not found", "text/plain")
@@ -351,6 +353,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self._send(code, f"<html><body>HTTP {code}</body></html>".encode(), "text/html", headers)
             if b.kind == "slow":
                 if server._sleep(b.delay_s):
+                    self.close_connection = True  # stopping: hang up instead of answering
                     return
                 return self._send(200, data)
             if b.kind == "trickle":
