@@ -71,6 +71,15 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
         metadata[f"{kind}_bytes"] = MetadataValue.int(staged.bytes_in)
         metadata[f"{kind}_source"] = MetadataValue.text(source)
         metadata[f"{kind}_downloaded_bytes"] = MetadataValue.int(fetched.downloaded_bytes)
+        # Lines staging dropped (not valid UTF-8): Spark would silently replace their bytes.
+        metadata[f"{kind}_lines_read"] = MetadataValue.int(staged.lines_read or staged.lines)
+        metadata[f"{kind}_skipped_lines"] = MetadataValue.json(dict(staged.skipped))
+        metadata[f"{kind}_not_utf8_lines"] = MetadataValue.int(int(staged.skipped.get("not_utf8", 0)))
+        if staged.skipped:
+            context.log.warning(
+                f"{kind}: dropped lines by reason {dict(staged.skipped)} "
+                f"(first line numbers: {dict(staged.skipped_examples)})"
+            )
     metadata["sample_lines"] = MetadataValue.int(pipeline.sample_lines)
     return MaterializeResult(metadata=metadata)
 

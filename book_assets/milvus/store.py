@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -48,6 +49,38 @@ _LITE_GRPC_OPTIONS = {
 def is_lite_uri(uri: str) -> bool:
     """A local path (``data/milvus.db``) means Milvus Lite; a ``scheme://`` URI means a server."""
     return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri)
+
+
+#: How long opening a Milvus Lite file waits for another process to let go of it (Lite serves a
+#: ``.db`` to one process at a time; the ``milvus_writes`` pool serialises Dagster steps only when
+#: the instance enforces pool limits, so this is the second line of defence).
+LITE_OPEN_WAIT_S = 180.0
+_LITE_BUSY = ("Open local milvus failed", "Failed to start MilvusLite", "DataDirLockedError", "holds the lock")
+
+
+def _lite_busy(exc: BaseException | None) -> bool:
+    for _ in range(5):  # the lock error is usually the cause of a ConnectionConfigException
+        if exc is None:
+            return False
+        if any(marker in f"{type(exc).__name__}: {exc}" for marker in _LITE_BUSY):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _open_client(uri: str, token: str, lite: bool, wait_s: float | None = None, **kwargs) -> MilvusClient:
+    """``MilvusClient(uri, token)``; for Lite, retry (bounded) while another process holds the file."""
+    deadline = time.monotonic() + (LITE_OPEN_WAIT_S if wait_s is None else wait_s)
+    delay = 0.5
+    while True:
+        try:
+            return MilvusClient(uri=uri, token=token or "", **kwargs)
+        except Exception as exc:
+            if not lite or not _lite_busy(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("Milvus Lite file %s is in use by another process; retrying in %.1fs", uri, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def _hit_id(hit: Any) -> int:
@@ -97,7 +130,7 @@ class CoverStore:
         if self.is_lite:
             Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
             kwargs["grpc_options"] = dict(_LITE_GRPC_OPTIONS)
-        self._client = MilvusClient(uri=uri, token=token or "", **kwargs)
+        self._client = _open_client(uri, token, self.is_lite, **kwargs)
         self._loaded = False
         self.dim: int | None = None
         if self._client.has_collection(collection):
