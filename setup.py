@@ -43,6 +43,10 @@ setup(
             "pytest-timeout>=2.3",
             "moto[server]==5.2.5",
             "playwright>=1.50",
+            # a real Milvus 2.3.5 standalone server for the search tests (tests/support/milvus_server.py)
+            "milvus==2.3.5",
+            # BulkWriter (Parquet) for the server bulk-load path and its tests
+            "pymilvus[bulk_writer]>=2.6,<3",
         ],
     },
     entry_points={

@@ -1,13 +1,24 @@
 """``CoverStore``: the Milvus collection of cover embeddings, one partition per publication year.
 
-Works against Milvus Lite (``uri`` is a local ``*.db`` path; one process per file) and a Milvus
-server (``http(s)://…``). It only uses behaviour both agree on:
+Works identically against Milvus Lite (``uri`` is a local ``*.db`` path; one process per file,
+or several through ``milvus-lite server``) and a Milvus server / Zilliz Cloud (``http(s)://…``
+plus a token). Lite 3.2 and server 2.3 disagree on several operations (see ``docs/milvus.md``);
+this layer relies on none of them:
 
-* a year is rebuilt by (server: release) → drop partition → create partition → insert → flush →
-  load collection (Lite has no partition-level load/release), never
-  by insert-overwrite, upsert or ``delete(filter, partition_name=…)`` (Lite and server differ);
-* counts use ``count(*)`` *with* a ``year == N`` filter and Strong consistency (Lite ignores
-  ``partition_names`` for an unfiltered ``count(*)``);
+* a year is rebuilt by release (server) → drop partition → create partition → insert (or bulk
+  import, server only) → flush → load (server: that partition; Lite: the collection, it has no
+  partition-level load/release). Never insert-overwrite, upsert, or
+  ``delete(filter, partition_name=…)``: Lite overwrites/moves/deletes everywhere, a server
+  keeps duplicates/old rows/deletes in one partition only;
+* ids are ``year * 1e10 + cover_id``, so the same cover in two years is two entities, never a
+  move between partitions;
+* every read that must see the last write (counts, lookups, search by default) asks for
+  ``Strong`` consistency explicitly (a server defaults to Bounded);
+* counts use ``count(*)`` *with* a ``year == N`` filter (Lite ignores ``partition_names`` for an
+  unfiltered ``count(*)``);
+* hit ids are read through ``hit.id`` (a server names it ``id``, Lite the primary-key field);
+* indexes are FLAT / IVF_FLAT / HNSW only, no scalar indexes, no ``filter_params`` templating
+  (a server rejects HNSW_SQ, BRUTE_FORCE, INVERTED on integers and templates);
 * year filters in search go through ``partition_names`` (fast, exact), never filter expressions;
 * the only user text that reaches a filter expression is an edition key that matched a strict regex.
 
@@ -25,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 from pymilvus import MilvusClient
 
-from book_assets.milvus import indexes
+from book_assets.milvus import bulk, indexes
 from book_assets.milvus.schema import (
     SCALAR_FIELDS,
     check_edition_key,
@@ -84,7 +95,9 @@ def _open_client(uri: str, token: str, lite: bool, wait_s: float | None = None, 
 
 
 def _hit_id(hit: Any) -> int:
-    for getter in (lambda h: h["id"], lambda h: h.id, lambda h: h["entity"]["id"]):
+    # ``hit.id`` on both; a dict hit is keyed ``id`` on a server and by the pk field name on Lite
+    # (also ``id`` here), so the entity's own ``id`` field is the last resort.
+    for getter in (lambda h: h.id, lambda h: h["id"], lambda h: h["entity"]["id"]):
         try:
             value = getter(hit)
         except (KeyError, AttributeError, TypeError):
@@ -120,8 +133,13 @@ class CoverStore:
         dim: int | None = None,
         index: str = "auto",
         search_consistency: str = STRONG,
+        bulk_dir: str | None = None,
+        bulk_min_rows: int = bulk.DEFAULT_BULK_MIN_ROWS,
     ) -> None:
         self.uri = uri
+        self.bulk_dir = bulk_dir if bulk_dir is not None else bulk.default_bulk_dir()
+        self.bulk_min_rows = int(bulk_min_rows)
+        self.last_load_method: str | None = None
         self.collection = collection
         self.is_lite = is_lite_uri(uri)
         self.index_type = indexes.choose_index(index, self.is_lite)
@@ -204,6 +222,17 @@ class CoverStore:
             self._client.load_collection(self.collection)
         self._loaded = True
 
+    def _load_partition(self, part: str) -> None:
+        """Make ``part`` searchable: a server loads just that partition (and the collection if
+        nothing is loaded); Lite has no partition-level load, so it loads the collection."""
+        if self.is_lite:
+            self._client.load_collection(self.collection)
+        else:
+            self._client.load_partitions(self.collection, [part])
+            self._loaded = False
+            self._ensure_loaded()
+        self._loaded = True
+
     def has_index(self) -> bool:
         if not self._client.has_collection(self.collection):
             return False
@@ -229,11 +258,17 @@ class CoverStore:
         rows: pa.Table,
         batch_size: int = 2000,
         progress: Callable[[int, int], None] | None = None,
+        method: str = "auto",
     ) -> int:
-        """Replace exactly ``year``'s entities with ``rows``; returns the number inserted.
+        """Replace exactly ``year``'s entities with ``rows``; returns the number stored.
+
+        ``method``: ``"insert"`` (batched inserts), ``"bulk"`` (BulkWriter Parquet + import, a
+        server only) or ``"auto"`` (bulk on a server with ``bulk_dir`` for years of at least
+        ``bulk_min_rows`` rows, inserts otherwise); the one used is left in ``last_load_method``.
 
         Other years' partitions are never touched. If a previous call died part-way (partition
         dropped, half inserted), this call starts again from a fresh partition, so it repairs it.
+        When it returns, counts and searches (Strong) see exactly the new rows.
         """
         year = check_year(year)
         if batch_size <= 0:
@@ -244,27 +279,53 @@ class CoverStore:
             if dim is None:
                 raise ValueError("empty rows table and no dim known: pass dim= to CoverStore")
         self.ensure_collection(dim)
+        chosen = bulk.choose_method(method, is_lite=self.is_lite, n_rows=rows.num_rows,
+                                    bulk_dir=self.bulk_dir, min_rows=self.bulk_min_rows)
         part = self.partition_name(year)
         self._drop_partition(part)
         self._client.create_partition(self.collection, part)
         total = rows.num_rows
-        done = 0
-        inserted = 0
+        if chosen == "bulk":
+            inserted = self._bulk_load(year, part, rows, dim, batch_size, progress)
+        else:
+            inserted = self._insert_rows(year, part, rows, dim, batch_size, progress)
+        if progress is not None:
+            progress(total, total)
+        self._client.flush(self.collection)
+        self._load_partition(part)
+        if chosen == "bulk":
+            # imported segments join the query target a few seconds after the import completes
+            bulk.wait_visible(lambda: self.count_year(year), inserted)
+        self.last_load_method = chosen
+        log.info("reloaded %s partition %s: %d entities (%s)", self.collection, part, inserted, chosen)
+        return inserted
+
+    def _insert_rows(self, year, part, rows, dim, batch_size, progress) -> int:
+        total = rows.num_rows
+        done = inserted = 0
         for batch in table_rows(year, rows, dim, batch_size):
             result = self._client.insert(self.collection, batch, partition_name=part)
             inserted += int(result.get("insert_count", len(batch)))
             done = min(total, done + len(batch))
-            if progress is not None:
+            if progress is not None and done < total:
                 progress(done, total)
-        if progress is not None and done != total:
-            progress(total, total)
-        self._client.flush(self.collection)
-        # Lite has no partition-level load; on a server, loading the (already loaded) collection
-        # again loads the new partition too. Same call on both.
-        self._client.load_collection(self.collection)
-        self._loaded = True
-        log.info("reloaded %s partition %s: %d entities", self.collection, part, inserted)
         return inserted
+
+    def _bulk_load(self, year, part, rows, dim, batch_size, progress) -> int:
+        total = rows.num_rows
+        report = None if progress is None else (lambda n: progress(min(n, total), total) if n < total else None)
+        staging, files, written = bulk.write_parquet(
+            build_schema(dim), table_rows(year, rows, dim, batch_size), self.bulk_dir, report
+        )
+        try:
+            if written == 0:
+                return 0
+            imported = bulk.import_files(self._client, self.collection, part, files)
+        finally:
+            bulk.remove_staging(staging)
+        if imported != written:
+            raise RuntimeError(f"bulk import into {part} stored {imported} of {written} rows")
+        return imported
 
     def _drop_partition(self, part: str) -> None:
         if not self._client.has_partition(self.collection, part):

@@ -1,8 +1,10 @@
-"""Fixtures for the search tests: synthetic cover rows, a deterministic fake text encoder, a
-Milvus Lite store in a temporary directory, and a loaded ``SearchService``."""
+"""Fixtures for the search tests: synthetic cover rows, a deterministic fake text encoder, Milvus
+stores on both backends (Milvus Lite in a temporary directory; a real Milvus 2.3.5 server in its
+own network namespace, started once per session), and loaded ``SearchService``s."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 
 import numpy as np
@@ -88,14 +90,80 @@ def db_uri(tmp_path) -> str:
     return str(tmp_path / "milvus" / "covers.db")
 
 
-@pytest.fixture(scope="module")
-def loaded(tmp_path_factory):
-    """A store with 2019 (20 rows, one XSS title) and 2020 (15 rows), plus a service on it."""
-    from book_assets.milvus.store import CoverStore
+BACKENDS = ["lite", "server"]
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory):
+    """A real Milvus 2.3.5 standalone server (PyPI ``milvus``) in a private network namespace."""
+    from tests.support.milvus_server import MilvusServerProcess, server_available
+
+    reason = server_available()
+    if reason:
+        if os.environ.get("BOOK_ASSETS_REQUIRE_MILVUS_SERVER", "1") == "1":
+            pytest.fail(f"Milvus server tests cannot run: {reason} "
+                        "(set BOOK_ASSETS_REQUIRE_MILVUS_SERVER=0 to skip them instead)")
+        pytest.skip(reason)
+    server = MilvusServerProcess(tmp_path_factory.mktemp("milvus_server"))
+    server.start()
+    yield server
+    server.cleanup()
+
+
+class StoreFactory:
+    """Opens ``CoverStore``s on one backend; every collection it named is dropped at the end."""
+
+    def __init__(self, backend: str, uri: str, bulk_dir: str | None) -> None:
+        self.backend = backend
+        self.uri = uri
+        self.bulk_dir = bulk_dir
+        self.stores: list = []
+        self.collections: set[str] = set()
+
+    def name(self, base: str) -> str:
+        return f"{base}_{os.getpid()}_{next(_names)}"
+
+    def __call__(self, collection: str, **kwargs):
+        from book_assets.milvus.store import CoverStore
+
+        kwargs.setdefault("bulk_dir", self.bulk_dir)
+        store = CoverStore(self.uri, collection=collection, **kwargs)
+        self.stores.append(store)
+        self.collections.add(collection)
+        return store
+
+    def close(self) -> None:
+        from pymilvus import MilvusClient
+
+        for store in self.stores:
+            store.close()
+        if self.backend == "server":
+            client = MilvusClient(uri=self.uri)
+            for name in self.collections:
+                if client.has_collection(name):
+                    client.drop_collection(name)
+            client.close()
+
+
+def _factory(backend: str, request, tmp_path) -> StoreFactory:
+    if backend == "server":
+        server = request.getfixturevalue("milvus_server")
+        return StoreFactory("server", server.uri, str(server.data_dir / "bulk"))
+    return StoreFactory("lite", str(tmp_path / "milvus" / "covers.db"), None)
+
+
+@pytest.fixture(params=BACKENDS)
+def stores(request, tmp_path):
+    """``stores(collection, **kw) -> CoverStore`` on Lite, then on the server."""
+    factory = _factory(request.param, request, tmp_path)
+    yield factory
+    factory.close()
+
+
+def _load_sample(store):
     from book_assets.search.api import SearchService
 
-    uri = str(tmp_path_factory.mktemp("loaded") / "covers.db")
-    store = CoverStore(uri, collection="test_covers")
     titles = [f"Book {i} of 2019" for i in range(20)]
     titles[3] = XSS_TITLE
     rows19 = make_rows(2019, 20, seed=19, titles=titles)
@@ -104,5 +172,28 @@ def loaded(tmp_path_factory):
     store.reload_year(2020, rows20)
     encoder = FakeEncoder()
     service = SearchService(store, encoder)
-    yield {"store": store, "service": service, "encoder": encoder, "rows": {2019: rows19, 2020: rows20}, "uri": uri}
+    return {"store": store, "service": service, "encoder": encoder, "rows": {2019: rows19, 2020: rows20}}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def loaded_any(request, tmp_path_factory):
+    """The ``loaded`` data set on Lite and on the server (search/API tests run on both)."""
+    factory = _factory(request.param, request, tmp_path_factory.mktemp("loaded_any"))
+    store = factory(factory.name("loaded"))
+    data = _load_sample(store)
+    data["backend"] = request.param
+    yield data
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A Lite store with 2019 (20 rows, one XSS title) and 2020 (15 rows), plus a service on it."""
+    from book_assets.milvus.store import CoverStore
+
+    uri = str(tmp_path_factory.mktemp("loaded") / "covers.db")
+    store = CoverStore(uri, collection="test_covers")
+    data = _load_sample(store)
+    data["uri"] = uri
+    yield data
     store.close()

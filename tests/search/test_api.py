@@ -33,7 +33,8 @@ def test_validation_messages():
     assert validation.normalize_years(None) is None
 
 
-def test_text_search_finds_pinned_vector(loaded):
+def test_text_search_finds_pinned_vector(loaded_any):
+    loaded = loaded_any
     service, encoder, rows = loaded["service"], loaded["encoder"], loaded["rows"][2019]
     target = np.asarray(rows.column("embedding")[7].as_py())
     encoder.pin("a lonely robot on a red planet", target)
@@ -48,7 +49,8 @@ def test_text_search_finds_pinned_vector(loaded):
     assert service.search("a lonely robot on a red planet", years=[2015], top_k=5) == []
 
 
-def test_more_like_this_excludes_itself(loaded):
+def test_more_like_this_excludes_itself(loaded_any):
+    loaded = loaded_any
     service, rows = loaded["service"], loaded["rows"][2020]
     key = rows.column("edition_key")[2].as_py()
     results = service.more_like_this(key, top_k=10)
