@@ -54,8 +54,25 @@ def _version_string(info: dict) -> str:
     return json.dumps({"etag": info["etag"], "last_modified": info["last_modified"], "size": info["size"]})
 
 
+def source_version(source: str, timeout: float = 30.0) -> str:
+    """The version string :func:`fetch_dump` records for ``source``, without downloading it.
+
+    ETag/Last-Modified/size (HEAD) for a URL, ``size:mtime`` for a local file, ``missing`` for a
+    local path that does not exist. The dump sensor compares it with the last materialization.
+    """
+    if is_url(source):
+        return _version_string(remote_version(source, timeout))
+    path = Path(source).expanduser().resolve()
+    if not path.is_file():
+        return "missing"
+    st = path.stat()
+    return f"{st.st_size}:{int(st.st_mtime)}"
+
+
 @retry(
-    retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, DumpFetchError)),
+    retry=retry_if_exception_type(
+        (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, DumpFetchError)
+    ),
     stop=stop_after_attempt(5),
     wait=wait_exponential(multiplier=1, max=30),
     reraise=True,

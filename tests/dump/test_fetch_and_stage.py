@@ -1,0 +1,147 @@
+"""Dump fetching (resumable HTTP with size check; local paths in place) and staging into parts."""
+from __future__ import annotations
+
+import gzip
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from book_assets.dump.fetch import DumpFetchError, fetch_dump
+from book_assets.dump.staging import stage_dump
+
+
+class _RangeServer:
+    """Serves one file with Range support; can cut the first response short."""
+
+    def __init__(self, payload: bytes, cut_first_at: int | None = None, lie_about_size: bool = False):
+        self.payload = payload
+        self.cut_first_at = cut_first_at
+        self.lie_about_size = lie_about_size
+        self.ranges: list[str | None] = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _headers(self, body_len: int, status: int, extra: dict | None = None):
+                self.send_response(status)
+                self.send_header("Content-Length", str(body_len))
+                self.send_header("ETag", '"v1"')
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+
+            def do_HEAD(self):
+                size = len(outer.payload) + (10 if outer.lie_about_size else 0)
+                self._headers(size, 200)
+
+            def do_GET(self):
+                rng = self.headers.get("Range")
+                outer.ranges.append(rng)
+                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+                body = outer.payload[start:]
+                status = 206 if rng else 200
+                extra = {"Content-Range": f"bytes {start}-{len(outer.payload) - 1}/{len(outer.payload)}"} if rng else {}
+                self._headers(len(body), status, extra)
+                if outer.cut_first_at is not None and len(outer.ranges) == 1:
+                    self.wfile.write(body[: outer.cut_first_at])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return f"http://127.0.0.1:{self.server.server_port}/ol_dump_editions_latest.txt.gz"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _dump_bytes(lines: int) -> bytes:
+    text = "".join(f"/type/edition\t/books/OL{i}M\t1\t2020-01-01\t{{\"title\": \"t{i}\"}}\n" for i in range(lines))
+    return gzip.compress(text.encode())
+
+
+def test_interrupted_download_resumes_with_range(tmp_path):
+    payload = _dump_bytes(3000)
+    with _RangeServer(payload, cut_first_at=len(payload) // 3) as url:
+        fetched = fetch_dump(url, tmp_path / "raw")
+    assert fetched.path.read_bytes() == payload
+    assert fetched.size == len(payload)
+
+
+def test_resume_sends_range_for_existing_part_file(tmp_path):
+    payload = _dump_bytes(2000)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "ol_dump_editions_latest.txt.gz.part").write_bytes(payload[:1000])
+    server = _RangeServer(payload)
+    with server as url:
+        fetched = fetch_dump(url, raw)
+    assert server.ranges == ["bytes=1000-"]
+    assert fetched.path.read_bytes() == payload
+    assert fetched.downloaded_bytes == len(payload) - 1000
+
+
+def test_same_remote_version_is_not_downloaded_twice(tmp_path):
+    payload = _dump_bytes(500)
+    server = _RangeServer(payload)
+    with server as url:
+        fetch_dump(url, tmp_path / "raw")
+        again = fetch_dump(url, tmp_path / "raw")
+    assert len(server.ranges) == 1 and again.downloaded_bytes == 0
+
+
+def test_short_download_fails_the_size_check(tmp_path, monkeypatch):
+    import book_assets.dump.fetch as fetch
+
+    monkeypatch.setattr(fetch._download_with_resume.retry, "wait", lambda *a, **k: 0)
+    with _RangeServer(_dump_bytes(200), lie_about_size=True) as url:
+        with pytest.raises(DumpFetchError, match="bytes"):
+            fetch_dump(url, tmp_path / "raw")
+
+
+def test_local_path_is_used_in_place(tmp_path):
+    path = tmp_path / "editions.txt.gz"
+    path.write_bytes(_dump_bytes(10))
+    fetched = fetch_dump(str(path), tmp_path / "raw")
+    assert fetched.path == path.resolve() and not (tmp_path / "raw").exists()
+    with pytest.raises(DumpFetchError, match="not found"):
+        fetch_dump(str(tmp_path / "missing.txt.gz"), tmp_path / "raw")
+
+
+def _read_parts(folder: Path) -> list[bytes]:
+    lines = []
+    for part in sorted(folder.glob("part-*.txt.gz")):
+        lines += gzip.decompress(part.read_bytes()).splitlines()
+    return lines
+
+
+def test_staging_splits_into_parts_keeps_every_line_and_is_idempotent(tmp_path):
+    src = tmp_path / "editions.txt.gz"
+    src.write_bytes(_dump_bytes(1050))
+    out = tmp_path / "staged" / "editions"
+    staged = stage_dump("editions", src, str(src), "v1", out, part_lines=100)
+    assert staged.parts == 11 and staged.lines == 1050 and not staged.reused
+    assert _read_parts(out) == gzip.decompress(src.read_bytes()).splitlines()
+    again = stage_dump("editions", src, str(src), "v1", out, part_lines=100)
+    assert again.reused and again.lines == 1050
+    newer = stage_dump("editions", src, str(src), "v2", out, part_lines=500)
+    assert not newer.reused and newer.parts == 3
+
+
+def test_sample_mode_reads_only_the_first_lines(tmp_path):
+    src = tmp_path / "editions.txt.gz"
+    src.write_bytes(_dump_bytes(1000))
+    out = tmp_path / "staged"
+    staged = stage_dump("editions", src, str(src), "v1", out, part_lines=100, sample_lines=250)
+    assert staged.lines == 250
+    assert _read_parts(out) == gzip.decompress(src.read_bytes()).splitlines()[:250]
