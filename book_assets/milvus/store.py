@@ -6,7 +6,7 @@ plus a token). Lite 3.2 and server 2.3 disagree on several operations (see ``doc
 this layer relies on none of them:
 
 * a year is rebuilt by release (server) → drop partition → create partition → insert (or bulk
-  import, server only) → flush → load (server: that partition; Lite: the collection, it has no
+  import, server only) → flush (years of ≥ ``flush_min_rows``) → load (server: that partition; Lite: the collection, it has no
   partition-level load/release). Never insert-overwrite, upsert, or
   ``delete(filter, partition_name=…)``: Lite overwrites/moves/deletes everywhere, a server
   keeps duplicates/old rows/deletes in one partition only;
@@ -135,10 +135,15 @@ class CoverStore:
         search_consistency: str = STRONG,
         bulk_dir: str | None = None,
         bulk_min_rows: int = bulk.DEFAULT_BULK_MIN_ROWS,
+        flush_min_rows: int = 10_000,
     ) -> None:
         self.uri = uri
         self.bulk_dir = bulk_dir if bulk_dir is not None else bulk.default_bulk_dir()
         self.bulk_min_rows = int(bulk_min_rows)
+        # A server's flush waits for the segment to seal (~2.5 s even for 10 rows). Inserted rows
+        # are durable (WAL) and visible to Strong reads without it, so small years skip it and
+        # the server seals them in the background; large years flush so the index covers them.
+        self.flush_min_rows = int(flush_min_rows)
         self.last_load_method: str | None = None
         self.collection = collection
         self.is_lite = is_lite_uri(uri)
@@ -291,7 +296,8 @@ class CoverStore:
             inserted = self._insert_rows(year, part, rows, dim, batch_size, progress)
         if progress is not None:
             progress(total, total)
-        self._client.flush(self.collection)
+        if chosen == "insert" and inserted >= self.flush_min_rows:
+            self._client.flush(self.collection)
         self._load_partition(part)
         if chosen == "bulk":
             # imported segments join the query target a few seconds after the import completes

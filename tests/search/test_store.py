@@ -22,7 +22,7 @@ def _snapshot(store: CoverStore, year: int) -> dict[int, np.ndarray]:
 
 
 def test_reload_years_exact_isolated_and_repeatable(stores):
-    store = stores(stores.name("c1"))
+    store = stores(stores.name("c1"), flush_min_rows=1)  # this test takes the flush path
     progress: list[tuple[int, int]] = []
     assert store.reload_year(2019, make_rows(2019, 30, seed=1), batch_size=7, progress=lambda d, t: progress.append((d, t))) == 30
     assert store.reload_year(2020, make_rows(2020, 12, seed=2)) == 12
