@@ -19,6 +19,7 @@ from pydantic import Field
 
 from book_assets.emr import job_script
 from book_assets.emr.job_runtime import BASE_SPARK_CONF
+from book_assets.resources.emr_serverless import EmrServerlessConfig
 
 LAUNCH_MODES = ("local", "spark-submit", "emr-serverless")
 
@@ -65,6 +66,9 @@ class SparkLauncher(ConfigurableResource):
         default="",
         description="comma-separated --py-files (e.g. the book_assets zip) for remote clusters",
     )
+    emr: EmrServerlessConfig = Field(
+        default_factory=EmrServerlessConfig, description="EMR Serverless settings (mode emr-serverless)"
+    )
 
     def submit_command(self, job: str, args: list[str]) -> list[str]:
         """The spark-submit command line for ``job`` in local / spark-submit modes."""
@@ -88,7 +92,7 @@ class SparkLauncher(ConfigurableResource):
         if self.mode == "emr-serverless":
             from book_assets.resources.emr_serverless import run_emr_serverless_job
 
-            return run_emr_serverless_job(context, job, args, extras)
+            return run_emr_serverless_job(context, self.emr, job, args, extras)
         env = {
             **os.environ,
             "SPARK_HOME": os.environ.get("SPARK_HOME") or spark_home(),
