@@ -2,6 +2,7 @@
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from book_assets import quality
+from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.ingest import cover_urls
 from book_assets.assets.results import check_results, check_specs, per_year_table, selected_years
 from book_assets.partitions import year_partitions
@@ -24,7 +25,9 @@ def gallery_markdown(urls: list[str], width: int = 90) -> str:
     group_name="embeddings",
     kinds={"spark", "pytorch", "parquet"},
     owners=["team:book-assets"],
+    tags={"layer": "gold", "engine": "spark", "model": "clip"},
     code_version="1",
+    automation_condition=downstream_automation_condition(),
     check_specs=check_specs("cover_embeddings", quality.EMBEDDING_CHECKS),
 )
 def cover_embeddings(

@@ -15,6 +15,7 @@ from dagster import (
 )
 
 from book_assets import quality
+from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.results import check_results, check_specs, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.staging import DumpFileError, stage_dump
@@ -70,6 +71,7 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
         metadata[f"{kind}_parts"] = MetadataValue.int(staged.parts)
         metadata[f"{kind}_bytes"] = MetadataValue.int(staged.bytes_in)
         metadata[f"{kind}_source"] = MetadataValue.text(source)
+        metadata[f"{kind}_version"] = MetadataValue.text(fetched.version)
         metadata[f"{kind}_downloaded_bytes"] = MetadataValue.int(fetched.downloaded_bytes)
         # Lines staging dropped (not valid UTF-8): Spark would silently replace their bytes.
         metadata[f"{kind}_lines_read"] = MetadataValue.int(staged.lines_read or staged.lines)
@@ -91,7 +93,9 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
     group_name=INGEST_GROUP,
     kinds={"spark", "parquet"},
     owners=["team:book-assets"],
+    tags={"layer": "silver", "engine": "spark"},
     code_version="1",
+    automation_condition=downstream_automation_condition(),
     check_specs=check_specs("recent_fiction", quality.FICTION_CHECKS)
     + check_specs("recent_fiction", quality.DUMP_CHECKS),
 )
@@ -141,7 +145,9 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
     group_name=INGEST_GROUP,
     kinds={"spark", "parquet"},
     owners=["team:book-assets"],
+    tags={"layer": "silver", "engine": "spark"},
     code_version="1",
+    automation_condition=downstream_automation_condition(),
     check_specs=check_specs("cover_urls", quality.COVER_URL_CHECKS),
 )
 def cover_urls(context: AssetExecutionContext, pipeline: PipelineConfig, spark: SparkLauncher):

@@ -105,3 +105,29 @@ def per_year_table(per_year: Mapping[str, Mapping[str, Any]]) -> MetadataValue:
 def selected_years(context: Any) -> list[int]:
     """The years this step builds: every partition key in a range run (never partition_key)."""
     return sorted(int(k) for k in context.partition_keys)
+
+
+def failed_blocking_checks(instance: Any, asset: str, check_names: Sequence[str], year: str) -> list[str]:
+    """The checks of ``asset`` whose latest evaluation for ``year`` failed with ERROR severity.
+
+    Dagster's blocking checks stop downstream steps in the same run only. A backfill runs the
+    Spark assets for a range of years in one run and the Milvus load of each year in its own run
+    afterwards, and counts a year as built even when its check failed; the Milvus load asks this
+    before writing a year, so a year whose embeddings failed their check is never loaded.
+    """
+    from dagster import AssetCheckKey
+    from dagster._core.event_api import PartitionKeyFilter
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+    failed = []
+    for name in check_names:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey(asset), name), limit=1, partition_filter=PartitionKeyFilter(key=year)
+        )
+        if not records or records[0].status != AssetCheckExecutionRecordStatus.FAILED:
+            continue
+        event = records[0].event
+        data = event.dagster_event.event_specific_data if event is not None and event.dagster_event else None
+        if getattr(data, "severity", AssetCheckSeverity.ERROR) == AssetCheckSeverity.ERROR:
+            failed.append(name)
+    return failed

@@ -1,17 +1,40 @@
 """The Milvus collection: one Milvus partition per year, rebuilt exactly when the year is rebuilt."""
 import time
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Failure,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+    asset,
+)
 
 from book_assets import quality
+from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.embeddings import cover_embeddings, gallery_markdown
-from book_assets.assets.results import check_results, check_specs, selected_years
+from book_assets.assets.results import check_results, check_specs, failed_blocking_checks, selected_years
 from book_assets.collection_rows import year_rows
 from book_assets.partitions import year_partitions
 from book_assets.resources.milvus import MilvusResource
 from book_assets.resources.pipeline import PipelineConfig
 
 MILVUS_POOL = "milvus_writes"
+
+# The collection's fields (``book_assets.milvus.schema.build_schema``), for the asset page.
+MILVUS_COLUMNS = TableSchema(columns=[
+    TableColumn("id", "INT64", description="primary key: year and cover id"),
+    TableColumn("edition_key", "VARCHAR"),
+    TableColumn("work_key", "VARCHAR"),
+    TableColumn("title", "VARCHAR"),
+    TableColumn("authors", "VARCHAR"),
+    TableColumn("year", "INT64", description="publication year (also the Milvus partition yYYYY)"),
+    TableColumn("cover_id", "INT64"),
+    TableColumn("cover_url", "VARCHAR"),
+    TableColumn("vector", "FLOAT_VECTOR", description="L2-normalised CLIP image embedding"),
+])
 
 
 def probe(store, rows) -> tuple[bool, str]:
@@ -38,7 +61,9 @@ def probe(store, rows) -> tuple[bool, str]:
     group_name="search",
     kinds={"milvus"},
     owners=["team:book-assets"],
+    tags={"layer": "serving"},
     code_version="1",
+    automation_condition=downstream_automation_condition(),
     check_specs=check_specs("milvus_collection", quality.MILVUS_CHECKS),
 )
 def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, milvus: MilvusResource) -> MaterializeResult:
@@ -47,10 +72,21 @@ def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, 
     Rebuilding a year replaces exactly that year's entities. Writes are serialised through the
     ``milvus_writes`` concurrency pool (Milvus Lite serves a file to one process at a time).
     """
+    years = selected_years(context)
+    blocked = {
+        y: failed for y in years
+        if (failed := failed_blocking_checks(context.instance, "cover_embeddings", quality.EMBEDDING_CHECKS, str(y)))
+    }
+    if blocked:
+        raise Failure(
+            description="not loading years whose embeddings failed a blocking check: "
+            + "; ".join(f"{y}: {', '.join(names)}" for y, names in blocked.items()),
+            metadata={"blocked_years": MetadataValue.json({str(y): n for y, n in blocked.items()})},
+        )
     store = milvus.store()
     outcomes, counts, samples = {}, {}, []
     try:
-        for year in selected_years(context):
+        for year in years:
             rows = year_rows(pipeline.warehouse(), year)
             started = time.monotonic()
             last = [0.0]
@@ -75,6 +111,7 @@ def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, 
         store.close()
     metadata = {
         "dagster/row_count": MetadataValue.int(sum(counts.values())),
+        "dagster/column_schema": MILVUS_COLUMNS,
         "entities_per_year": MetadataValue.json(counts),
         "collection_total": MetadataValue.int(total),
         "collection": MetadataValue.text(milvus.collection),
