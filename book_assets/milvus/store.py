@@ -146,14 +146,18 @@ class CoverStore:
         self.flush_min_rows = int(flush_min_rows)
         self.last_load_method: str | None = None
         self.collection = collection
-        self.is_lite = is_lite_uri(uri)
-        self.index_type = indexes.choose_index(index, self.is_lite)
         self.search_consistency = search_consistency
         kwargs: dict[str, Any] = {}
-        if self.is_lite:
+        local_lite = is_lite_uri(uri)
+        if local_lite:
             Path(uri).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
             kwargs["grpc_options"] = dict(_LITE_GRPC_OPTIONS)
-        self._client = _open_client(uri, token, self.is_lite, **kwargs)
+        self._client = _open_client(uri, token, local_lite, **kwargs)
+        # A local path is Lite; so is ``milvus-lite server`` behind an http:// URI (several
+        # processes share one Lite that way), which only its version string tells apart.
+        self.server_version = self._server_version()
+        self.is_lite = local_lite or self.server_version.startswith("milvus_lite")
+        self.index_type = indexes.choose_index(index, self.is_lite)
         self._loaded = False
         self.dim: int | None = None
         if self._client.has_collection(collection):
@@ -161,6 +165,13 @@ class CoverStore:
             self.index_type = self._existing_index_type() or self.index_type
         if dim is not None:
             self.ensure_collection(dim)
+
+    def _server_version(self) -> str:
+        try:
+            return str(self._client.get_server_version())
+        except Exception:  # pragma: no cover - a proxy that hides the version
+            log.debug("get_server_version failed", exc_info=True)
+            return ""
 
     def __repr__(self) -> str:  # no token here, ever
         return f"CoverStore(uri={self.uri!r}, collection={self.collection!r}, index={self.index_type!r})"

@@ -185,3 +185,48 @@ def test_choose_method():
         bulk.choose_method("bulk", **{**auto, "bulk_dir": None})
     with pytest.raises(ValueError):
         bulk.choose_method("upsert", **auto)
+
+
+def test_lite_server_is_shared_by_processes_and_detected_as_lite(tmp_path):
+    """``milvus-lite server`` (http:// URI) is still Lite: the layer detects it by version, so it
+    uses collection-level load and no bulk import; a second process reads the same data."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from book_assets.milvus.store import CoverStore
+
+    exe = Path(sys.executable).with_name("milvus-lite")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(exe), "server", "--data-dir", str(tmp_path / "lite"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        store = CoverStore(uri, collection="shared", bulk_dir=str(tmp_path / "bulk"), bulk_min_rows=1)
+        assert store.is_lite and store.index_type == "IVF_FLAT"
+        assert store.reload_year(2019, make_rows(2019, 20)) == 20
+        assert store.last_load_method == "insert"  # auto never picks bulk on Lite
+        code = ("from book_assets.milvus.store import CoverStore;"
+                f"s = CoverStore({uri!r}, collection='shared'); print(s.count_year(2019))")
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                               cwd=str(Path(__file__).resolve().parents[2]))
+        assert other.stdout.strip().splitlines()[-1] == "20", other.stderr[-2000:]
+        store.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
