@@ -1,10 +1,11 @@
 """Embedding assets: every cover of a year downloaded once and embedded with CLIP in Spark."""
+
 from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from book_assets import quality
 from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.ingest import cover_urls
-from book_assets.assets.results import check_results, check_specs, per_year_table, selected_years
+from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.partitions import year_partitions
 from book_assets.resources.pipeline import ClipConfig, CoversConfig, PipelineConfig
 from book_assets.resources.spark import SparkLauncher
@@ -32,7 +33,7 @@ def gallery_markdown(urls: list[str], width: int = 90) -> str:
 )
 def cover_embeddings(
     context: AssetExecutionContext, pipeline: PipelineConfig, covers: CoversConfig, clip: ClipConfig, spark: SparkLauncher
-) -> MaterializeResult:
+):
     """CLIP image embeddings (L2-normalised float32) of every cover of the year.
 
     Spark job ``book_assets/emr/embeddings_job.py``: covers are fetched once ever into a
@@ -69,4 +70,4 @@ def cover_embeddings(
         "gallery": MetadataValue.md(gallery_markdown(samples)),
     }
     outcomes = {str(y): quality.embedding_checks(per_year[str(y)], covers.max_failure_rate) for y in years}
-    return MaterializeResult(metadata=metadata, check_results=check_results(context, "cover_embeddings", outcomes))
+    yield from materialize_with_checks(context, "cover_embeddings", metadata, outcomes)

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     BackfillPolicy,
     Failure,
@@ -16,7 +15,7 @@ from dagster import (
 
 from book_assets import quality
 from book_assets.assets.automation import downstream_automation_condition
-from book_assets.assets.results import check_results, check_specs, per_year_table, selected_years
+from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.staging import DumpFileError, stage_dump
 from book_assets.partitions import year_partitions
@@ -133,9 +132,7 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
     }
     for reason, count in report["rejections"].items():
         metadata[f"skipped_{reason}"] = MetadataValue.int(count)
-    results: list = [MaterializeResult(metadata=metadata)]
-    results += check_results(context, "recent_fiction", outcomes)
-    return _as_single(results)
+    yield from materialize_with_checks(context, "recent_fiction", metadata, outcomes)
 
 
 @asset(
@@ -171,10 +168,4 @@ def cover_urls(context: AssetExecutionContext, pipeline: PipelineConfig, spark: 
         "url_template": MetadataValue.text(pipeline.cover_url_template),
     }
     outcomes = {str(y): quality.cover_url_checks(per_year[str(y)]) for y in years}
-    return _as_single([MaterializeResult(metadata=metadata)] + check_results(context, "cover_urls", outcomes))
-
-
-def _as_single(results: list):
-    """Fold check results into the MaterializeResult (what a Dagster asset returns)."""
-    materialize, checks = results[0], [r for r in results[1:] if isinstance(r, AssetCheckResult)]
-    return MaterializeResult(metadata=materialize.metadata, check_results=checks)
+    yield from materialize_with_checks(context, "cover_urls", metadata, outcomes)

@@ -6,7 +6,7 @@ as its own event against its year, and the step also returns one combined result
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from dagster import (
     AssetCheckEvaluation,
@@ -14,6 +14,7 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetKey,
+    MaterializeResult,
     MetadataValue,
 )
 
@@ -52,10 +53,53 @@ def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
     return AssetCheckSeverity.WARN if outcome.warn_only else AssetCheckSeverity.ERROR
 
 
+def materialize_with_checks(
+    context: Any, asset: str, metadata: Mapping[str, Any], outcomes_by_year: Mapping[str, Iterable[CheckOutcome]]
+) -> Iterator[Any]:
+    """What a year asset yields: its materialization, then its check results.
+
+    One year: one ``MaterializeResult`` carrying the year's check results. Several years (a
+    range run): the materialization first, so that each year's ``AssetCheckEvaluation`` can
+    point at that year's new materialization (the UI counts a partition's check as current only
+    then), then one combined result per check, which fails a blocking check when any year does.
+    """
+    outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
+    if len(outcomes_by_year) == 1:
+        yield MaterializeResult(metadata=dict(metadata), check_results=check_results(context, asset, outcomes_by_year))
+        return
+    yield MaterializeResult(metadata=dict(metadata))
+    yield from check_results(context, asset, outcomes_by_year)
+
+
+def _target_materialization(context: Any, asset: str, year: str):
+    """The latest materialization of ``asset`` for ``year`` (what a check evaluation targets)."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+    from dagster._core.storage.event_log.base import AssetRecordsFilter
+
+    instance = getattr(context, "instance", None)
+    if instance is None:
+        return None
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[year]), limit=1
+    ).records
+    if not records:
+        return None
+    mat = records[0]
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=mat.storage_id, run_id=mat.event_log_entry.run_id, timestamp=mat.timestamp
+    )
+
+
 def check_results(
     context: Any, asset: str, outcomes_by_year: Mapping[str, Iterable[CheckOutcome]]
 ) -> list[AssetCheckResult]:
-    """Check results for a step that built the years in ``outcomes_by_year``."""
+    """Check results for a step that built the years in ``outcomes_by_year``.
+
+    In a range run, call it after the materialization was yielded (see
+    :func:`materialize_with_checks`): each year's evaluation then targets that materialization.
+    """
     outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
     if len(outcomes_by_year) == 1:
         (year, outcomes), = outcomes_by_year.items()
@@ -65,6 +109,7 @@ def check_results(
             for o in outcomes
         ]
     combined: dict[str, list[tuple[str, CheckOutcome]]] = {}
+    targets = {year: _target_materialization(context, asset, year) for year in outcomes_by_year}
     for year, outcomes in outcomes_by_year.items():
         for o in outcomes:
             combined.setdefault(o.name, []).append((year, o))
@@ -72,7 +117,7 @@ def check_results(
                 AssetCheckEvaluation(
                     asset_key=AssetKey(asset), check_name=o.name, passed=o.passed,
                     metadata=_metadata(o, year), severity=_severity(o), description=o.description,
-                    partition=year,
+                    partition=year, target_materialization_data=targets.get(year),
                 )
             )
     results = []

@@ -15,7 +15,7 @@ from dagster import (
 from book_assets import quality
 from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.embeddings import cover_embeddings, gallery_markdown
-from book_assets.assets.results import check_results, check_specs, failed_blocking_checks, selected_years
+from book_assets.assets.results import check_specs, failed_blocking_checks, materialize_with_checks, selected_years
 from book_assets.collection_rows import year_rows
 from book_assets.partitions import year_partitions
 from book_assets.resources.milvus import MilvusResource
@@ -66,7 +66,7 @@ def probe(store, rows) -> tuple[bool, str]:
     automation_condition=downstream_automation_condition(),
     check_specs=check_specs("milvus_collection", quality.MILVUS_CHECKS),
 )
-def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, milvus: MilvusResource) -> MaterializeResult:
+def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, milvus: MilvusResource):
     """The year's cover vectors in Milvus (collection ``book_covers``, partition ``yYYYY``).
 
     Rebuilding a year replaces exactly that year's entities. Writes are serialised through the
@@ -117,4 +117,4 @@ def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, 
         "collection": MetadataValue.text(milvus.collection),
         "gallery": MetadataValue.md(gallery_markdown(samples[:8])),
     }
-    return MaterializeResult(metadata=metadata, check_results=check_results(context, "milvus_collection", outcomes))
+    yield from materialize_with_checks(context, "milvus_collection", metadata, outcomes)
