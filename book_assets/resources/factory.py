@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from book_assets import settings as defaults
+from book_assets.resources.emr_serverless import EmrServerlessConfig
 from book_assets.resources.env import env_value
 from book_assets.resources.milvus import MilvusResource
 from book_assets.resources.pipeline import ClipConfig, CoversConfig, PipelineConfig
@@ -44,6 +45,28 @@ def build_resources() -> dict:
             mode=env_value("BOOK_ASSETS_SPARK", "local"),
             master=env_value("BOOK_ASSETS_SPARK_MASTER", "local[*]"),
             driver_memory=env_value("BOOK_ASSETS_SPARK_DRIVER_MEMORY", "2g"),
+            py_files=env_value("BOOK_ASSETS_SPARK_PY_FILES", ""),
+            emr=build_emr_config(),
         ),
     }
     return resources
+
+
+def build_emr_config() -> EmrServerlessConfig:
+    """EMR Serverless settings from ``BOOK_ASSETS_EMR_*`` (see book_assets/emr/README.md)."""
+    return EmrServerlessConfig(
+        application_id=env_value("BOOK_ASSETS_EMR_APPLICATION_ID", ""),
+        execution_role_arn=env_value("BOOK_ASSETS_EMR_EXECUTION_ROLE_ARN", ""),
+        s3_prefix=env_value("BOOK_ASSETS_EMR_S3_PREFIX", ""),
+        artifacts_tag=env_value("BOOK_ASSETS_EMR_ARTIFACTS_TAG", "latest"),
+        release_label=env_value("BOOK_ASSETS_EMR_RELEASE_LABEL", "emr-7.5.0"),
+        region_name=env_value("BOOK_ASSETS_EMR_REGION", ""),
+        endpoint_url=env_value("BOOK_ASSETS_EMR_ENDPOINT_URL", ""),
+        python_env=env_value("BOOK_ASSETS_EMR_PYTHON_ENV", "archive"),
+        image_python=env_value("BOOK_ASSETS_EMR_IMAGE_PYTHON", "/usr/bin/python3.11"),
+        executor_cores=env_value("BOOK_ASSETS_EMR_EXECUTOR_CORES", 4),
+        executor_memory=env_value("BOOK_ASSETS_EMR_EXECUTOR_MEMORY", "16g"),
+        max_executors=env_value("BOOK_ASSETS_EMR_MAX_EXECUTORS", 20),
+        execution_timeout_minutes=env_value("BOOK_ASSETS_EMR_TIMEOUT_MINUTES", 180),
+        messages=env_value("BOOK_ASSETS_EMR_MESSAGES", "cloudwatch"),
+    )
