@@ -64,11 +64,21 @@ def materialize_with_checks(
     then), then one combined result per check, which fails a blocking check when any year does.
     """
     outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
-    if len(outcomes_by_year) == 1:
+    if _single_partition_step(context, outcomes_by_year):
         yield MaterializeResult(metadata=dict(metadata), check_results=check_results(context, asset, outcomes_by_year))
         return
     yield MaterializeResult(metadata=dict(metadata))
     yield from check_results(context, asset, outcomes_by_year)
+
+
+def _single_partition_step(context: Any, outcomes_by_year: Mapping[str, Any]) -> bool:
+    """One year, run with a partition key. A backfill's one-year run of a ``multi_run`` asset has
+    a one-year partition *range* and no partition key: Dagster would then record a returned
+    check result against no partition, so such runs take the range path too."""
+    if len(outcomes_by_year) != 1:
+        return False
+    has_key = getattr(context, "has_partition_key", None)
+    return True if has_key is None else bool(has_key)
 
 
 def _target_materialization(context: Any, asset: str, year: str):
@@ -101,7 +111,7 @@ def check_results(
     :func:`materialize_with_checks`): each year's evaluation then targets that materialization.
     """
     outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
-    if len(outcomes_by_year) == 1:
+    if _single_partition_step(context, outcomes_by_year):
         (year, outcomes), = outcomes_by_year.items()
         return [
             AssetCheckResult(check_name=o.name, asset_key=AssetKey(asset), passed=o.passed,
