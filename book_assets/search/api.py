@@ -82,8 +82,12 @@ class SearchService:
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> "SearchService":
         settings = settings or Settings.from_env()
+        # The search front end does not need read-your-writes: Bounded skips a server's wait for
+        # its time tick (Strong costs up to ~200 ms a query on Milvus 2.3); Lite is always current.
+        # Counts and edition lookups stay Strong inside CoverStore.
         store = CoverStore(
-            settings.milvus_uri, collection=settings.milvus_collection, token=settings.milvus_token
+            settings.milvus_uri, collection=settings.milvus_collection, token=settings.milvus_token,
+            search_consistency="Bounded",
         )
         return cls(store, clip_text_encoder(settings.clip_model))
 
