@@ -36,6 +36,7 @@ setup(
         "tqdm>=4.66",
         "pydantic>=2.7",
         "boto3>=1.35",
+        "isal>=1.6",
     ],
     extras_require={
         "test": [

@@ -20,7 +20,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+try:  # ISA-L: several times faster gzip (de)compression, same format; stdlib gzip is the fallback
+    from isal import igzip as _gz
+    from isal.isal_zlib import error as _isal_error
+except ImportError:  # pragma: no cover - isal is an install requirement
+    _gz = gzip
+    _isal_error = zlib.error
+
 MANIFEST = "_manifest.json"
+CHUNK_BYTES = 4 << 20
+PART_COMPRESSLEVEL = 1
 NOT_UTF8 = "not_utf8"
 
 
@@ -59,7 +68,82 @@ def _open_lines(path: Path):
         if path.suffix == ".gz":
             raise DumpFileError(f"{path}: not a gzip file (starts with {magic!r})")
         return open(path, "rb"), None  # plain text dump (tests, pre-decompressed files)
-    return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    return _gz.GzipFile(fileobj=raw, mode="rb"), raw
+
+
+def _blocks(stream):
+    """The stream as blocks of whole lines (~``CHUNK_BYTES`` each), every line ending in a
+    newline (one is added to a last line without it)."""
+    pending: list[bytes] = []
+    while True:
+        chunk = stream.read(CHUNK_BYTES)
+        if not chunk:
+            if pending:
+                yield b"".join(pending) + b"\n"
+            return
+        cut = chunk.rfind(b"\n") + 1
+        if cut == 0:  # no line ends in this chunk: keep it for the next one
+            pending.append(chunk)
+            continue
+        yield b"".join([*pending, chunk[:cut]]) if pending else chunk[:cut]
+        pending = [chunk[cut:]] if cut < len(chunk) else []
+
+
+def _valid_utf8(block: bytes) -> bool:
+    if block.isascii():
+        return True
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Parts:
+    """Writes whole lines into ``part-NNNNN.txt.gz`` files of ``part_lines`` lines each."""
+
+    def __init__(self, folder: Path, part_lines: int, sample_lines: int):
+        self.folder, self.part_lines, self.sample_lines = folder, max(1, int(part_lines)), sample_lines
+        self.out = None
+        self.parts = self.in_part = self.lines = 0
+
+    @property
+    def full(self) -> bool:
+        return bool(self.sample_lines) and self.lines >= self.sample_lines
+
+    def write(self, block: bytes, count: int) -> int:
+        """Write ``block`` (``count`` newline-terminated lines); returns the lines written, fewer
+        than ``count`` only when the sample size is reached."""
+        written = 0
+        while block and not self.full:
+            if self.out is None or self.in_part >= self.part_lines:
+                if self.out is not None:
+                    self.out.close()
+                self.out = _gz.open(self.folder / f"part-{self.parts:05d}.txt.gz", "wb",
+                                    compresslevel=PART_COMPRESSLEVEL)
+                self.parts += 1
+                self.in_part = 0
+            room = self.part_lines - self.in_part
+            if self.sample_lines:
+                room = min(room, self.sample_lines - self.lines)
+            take = count - written
+            if take <= room:
+                piece, block = block, b""
+            else:
+                end = -1
+                for _ in range(room):
+                    end = block.index(b"\n", end + 1)
+                piece, block, take = block[: end + 1], block[end + 1:], room
+            self.out.write(piece)
+            self.in_part += take
+            self.lines += take
+            written += take
+        return written
+
+    def close(self) -> None:
+        if self.out is not None:
+            self.out.close()
+            self.out = None
 
 
 def stage_dump(
@@ -83,48 +167,46 @@ def stage_dump(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     stream, raw = _open_lines(source_path)
-    lines = parts = in_part = read = not_utf8 = 0
+    read = not_utf8 = 0
     bad_examples: list[int] = []
-    out = None
+    writer = _Parts(tmp, part_lines, sample_lines)
     try:
         with tqdm(desc=f"staging {kind}", unit=" lines", mininterval=2.0, disable=None) as bar:
-            for line in stream:
-                read += 1
-                if not line.isascii():  # cheap test first; only non-ASCII lines are decoded
-                    try:
-                        line.decode("utf-8")
-                    except UnicodeDecodeError:
-                        not_utf8 += 1
-                        if len(bad_examples) < 10:
-                            bad_examples.append(read)
-                        continue
-                if out is None or in_part >= part_lines:
-                    if out is not None:
-                        out.close()
-                    out = gzip.open(tmp / f"part-{parts:05d}.txt.gz", "wb", compresslevel=1)
-                    parts += 1
-                    in_part = 0
-                out.write(line if line.endswith(b"\n") else line + b"\n")
-                in_part += 1
-                lines += 1
-                if lines % 100_000 == 0:
-                    bar.update(100_000)
-                if sample_lines and lines >= sample_lines:
+            # Whole blocks of lines are checked and copied at once; a block that is not valid
+            # UTF-8 is gone through line by line to drop (and count) the bad lines.
+            for block in _blocks(stream):
+                if _valid_utf8(block):
+                    written = writer.write(block, block.count(b"\n"))
+                    read += written
+                    bar.update(written)
+                else:
+                    for line in block.split(b"\n")[:-1]:
+                        read += 1
+                        if not _valid_utf8(line):
+                            not_utf8 += 1
+                            if len(bad_examples) < 10:
+                                bad_examples.append(read)
+                            continue
+                        writer.write(line + b"\n", 1)
+                        bar.update(1)
+                        if writer.full:
+                            break
+                if writer.full:
                     break
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+    except (EOFError, zlib.error, _isal_error, gzip.BadGzipFile, OSError) as exc:
         offset = raw.tell() if raw is not None else -1
         shutil.rmtree(tmp, ignore_errors=True)
         raise DumpFileError(
-            f"{source_path}: corrupt gzip after {lines} lines (compressed offset {offset}): {exc}"
+            f"{source_path}: corrupt gzip after {writer.lines} lines (compressed offset {offset}): {exc}"
         ) from exc
     finally:
-        if out is not None:
-            out.close()
+        writer.close()
         stream.close()
         if raw is not None:
             raw.close()
+    lines, parts = writer.lines, writer.parts
     if parts == 0:  # an empty dump still gives Spark one (empty) file to read
-        gzip.open(tmp / "part-00000.txt.gz", "wb").close()
+        _gz.open(tmp / "part-00000.txt.gz", "wb").close()
         parts = 1
     staged = StagedDump(
         kind=kind, source=source, version=version, directory=str(out_dir), parts=parts, lines=lines,
