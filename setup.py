@@ -28,7 +28,8 @@ setup(
         "numpy>=2,<3",
         "pandas>=2.2,<3",
         "pyarrow>=18",
-        "pymilvus>=2.6,<3",
+        # bulk_writer: Parquet BulkWriter for bulk imports of large years into a Milvus server
+        "pymilvus[bulk_writer]>=2.6,<3",
         "milvus-lite==3.2.2",
         "requests>=2.32",
         "urllib3>=2",
@@ -46,8 +47,6 @@ setup(
             "playwright>=1.50",
             # a real Milvus 2.3.5 standalone server for the search tests (tests/support/milvus_server.py)
             "milvus==2.3.5",
-            # BulkWriter (Parquet) for the server bulk-load path and its tests
-            "pymilvus[bulk_writer]>=2.6,<3",
         ],
     },
     entry_points={
