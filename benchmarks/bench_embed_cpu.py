@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--covers", type=int, default=320)
     parser.add_argument("--batch-size", type=int, default=32, help="the embeddings job's default")
     parser.add_argument("--seed-rows", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating bare/path rounds")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = every core)")
     parser.add_argument("--model", default="", help="a CLIP checkpoint dir (default: build random ViT-B/32)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK / "embed")
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         from tests.support.tiny_clip import build_tiny_clip
 
         model_id = str(build_tiny_clip(args.work_dir / "tiny_clip"))
-        args.covers, args.batch_size, args.seed_rows, label = 24, 8, 2, "tiny CLIP (smoke)"
+        args.covers, args.batch_size, args.seed_rows, args.rounds, label = 24, 8, 2, 2, "tiny CLIP (smoke)"
     elif args.model:
         model_id, label = args.model, args.model
     else:
@@ -173,15 +174,27 @@ def main(argv: list[str] | None = None) -> int:
     run_bare(bundle, args.batch_size, args.batch_size)
     run_path(model_id, paths[: args.batch_size], args.batch_size)
 
+    # Bare and path alternate in --rounds rounds so that load changes on a shared machine hit
+    # both alike; each row sums its rounds.
     results = {}
-    with Timer() as t:
-        n = run_bare(bundle, len(paths), args.batch_size)
-    results["bare forward (pre-made tensors)"] = (n, t.seconds)
-    log(f"bare: {n / t.seconds:.1f}/s")
-    with Timer() as t:
-        n = run_path(model_id, paths, args.batch_size)
-    results["cover_embeddings path (read+decode+preprocess+model)"] = (n, t.seconds)
-    log(f"path: {n / t.seconds:.1f}/s")
+    bare_name = "bare forward (pre-made tensors)"
+    path_name = "cover_embeddings path (read+decode+preprocess+model)"
+    totals = {bare_name: [0, 0.0], path_name: [0, 0.0]}
+    share = max(args.batch_size, len(paths) // args.rounds)
+    for r in range(args.rounds):
+        chunk = paths[r * share:(r + 1) * share] or paths[:share]
+        with Timer() as t:
+            n = run_bare(bundle, len(chunk), args.batch_size)
+        totals[bare_name][0] += n
+        totals[bare_name][1] += t.seconds
+        with Timer() as t:
+            n = run_path(model_id, chunk, args.batch_size)
+        totals[path_name][0] += n
+        totals[path_name][1] += t.seconds
+        log(f"round {r + 1}: bare {totals[bare_name][0] / totals[bare_name][1]:.1f}/s, "
+            f"path {totals[path_name][0] / totals[path_name][1]:.1f}/s")
+    for name, (n, secs) in totals.items():
+        results[name] = (n, secs)
     with Timer() as t:
         n = run_preprocess(bundle, paths, args.batch_size)
     results["decode + preprocess only"] = (n, t.seconds)
