@@ -12,6 +12,9 @@ from book_assets.resources.spark import SparkLauncher
 from book_assets.warehouse import COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, year_uri
 
 
+COVERS_POOL = "cover_downloads"
+
+
 def gallery_markdown(urls: list[str], width: int = 90) -> str:
     """A small markdown gallery of cover thumbnails for materialization metadata."""
     if not urls:
@@ -23,6 +26,9 @@ def gallery_markdown(urls: list[str], width: int = 90) -> str:
     deps=[cover_urls],
     partitions_def=year_partitions,
     backfill_policy=BackfillPolicy.single_run(),
+    # One embeddings job at a time: the covers rate ceiling is per job, so two concurrent
+    # jobs would reach the covers service at twice the polite rate.
+    pool=COVERS_POOL,
     group_name="embeddings",
     kinds={"spark", "pytorch", "parquet"},
     owners=["team:book-assets"],

@@ -14,7 +14,7 @@ from pymilvus import DataType, MilvusClient
 
 ID_YEAR_FACTOR = 10_000_000_000
 MIN_YEAR, MAX_YEAR = 1000, 9999
-EDITION_KEY_RE = re.compile(r"^/books/OL\d{1,12}M$")
+EDITION_KEY_RE = re.compile(r"/books/OL\d{1,12}M")  # always used with fullmatch
 
 # VARCHAR limits are in bytes (UTF-8) on Milvus.
 MAX_LEN = {
@@ -46,7 +46,7 @@ def partition_name(year: int) -> str:
 
 def check_edition_key(edition_key: Any) -> str:
     """Return ``edition_key`` if it matches ``/books/OL<digits>M`` exactly, else raise ``ValueError``."""
-    if not isinstance(edition_key, str) or not EDITION_KEY_RE.match(edition_key):
+    if not isinstance(edition_key, str) or not EDITION_KEY_RE.fullmatch(edition_key):
         raise ValueError(f"edition key must look like /books/OL123M, got {str(edition_key)[:80]!r}")
     return edition_key
 

@@ -104,7 +104,7 @@ def check_query(text: Any) -> str:
 
 
 def check_edition_key(key: Any) -> str:
-    if not isinstance(key, str) or not EDITION_KEY_RE.match(key.strip()):
+    if not isinstance(key, str) or not EDITION_KEY_RE.fullmatch(key.strip()):
         shown = str(key)[:60] if key is not None else ""
         raise ValueError(f"edition key must look like /books/OL123M, got {shown!r}")
     return key.strip()

@@ -118,3 +118,17 @@ def test_page_script_never_writes_html():
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in js, sink
     assert "textContent" in js
+
+
+def test_edition_keys_are_matched_whole():
+    from book_assets.search import validation
+
+    from book_assets.milvus.schema import check_edition_key as store_check
+
+    for bad in ["/books/OL1M or id > 0", " /books/OL1M x", "/books/OL1Mx", '/books/OL1M" or "1']:
+        with pytest.raises(ValueError):
+            validation.check_edition_key(bad)
+    # surrounding whitespace is trimmed, and only the trimmed key ever reaches a filter
+    assert validation.check_edition_key(" /books/OL1M\n") == "/books/OL1M"
+    with pytest.raises(ValueError):
+        store_check("/books/OL1M\n")
