@@ -32,7 +32,7 @@ def test_common_table_format():
     from _common import ratio, table_text
 
     text = table_text("t", ["name", "value"], [["a", 1234.5], ["b", 0.5]])
-    assert "| a    |  1,234 |" in text and "| b    |   0.50 |" in text
+    assert "| a    | 1,234 |" in text and "| b    |  0.50 |" in text
     assert ratio(3.0, 1.5) == "2.00x" and ratio(1, 0) == "-"
 
 
