@@ -16,8 +16,8 @@ def _read(warehouse: str, table: str, year: int) -> pa.Table:
 def year_rows(warehouse: str, year: int) -> pa.Table:
     """Columns: edition_key, work_key, title, authors, year, cover_id, cover_url, embedding."""
     emb = _read(warehouse, COVER_EMBEDDINGS, year)
-    urls = {c: u for c, u in zip(_read(warehouse, COVER_URLS, year).column("cover_id").to_pylist(),
-                                 _read(warehouse, COVER_URLS, year).column("url").to_pylist())}
+    url_table = _read(warehouse, COVER_URLS, year)
+    urls = dict(zip(url_table.column("cover_id").to_pylist(), url_table.column("url").to_pylist()))
     fiction = _read(warehouse, RECENT_FICTION, year).select(["edition_key", "work_key", "title", "authors"])
     by_edition = {r["edition_key"]: r for r in fiction.to_pylist()}
     rows = []

@@ -17,12 +17,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DAGSTER_YAML = """telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-"""
+DAGSTER_YAML_TEMPLATE = REPO / "dagster_home" / "dagster.yaml"
 
 
 def prepare_dagster_home() -> Path:
@@ -32,11 +27,7 @@ def prepare_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     if not target.exists():
-        template = REPO / "dagster_home" / "dagster.yaml"
-        if template.exists():
-            shutil.copy(template, target)
-        else:
-            target.write_text(DAGSTER_YAML)
+        shutil.copy(DAGSTER_YAML_TEMPLATE, target)
     return home
 
 

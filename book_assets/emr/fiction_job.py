@@ -17,13 +17,6 @@ import datetime as dt
 from collections import Counter
 from typing import Iterator
 
-RESULT_DDL = (
-    "reject_reason string, edition_key string, work_key string, title string, "
-    "by_statement_authors array<string>, author_keys array<string>, year int, publish_date string, "
-    "pages int, subjects array<string>, cover_id long, isbn_13 string, languages array<string>"
-)
-WORK_DDL = "reject_reason string, work_key string, subjects array<string>, author_keys array<string>"
-AUTHOR_DDL = "reject_reason string, author_key string, name string"
 PENDING_FICTION = "not_fiction"
 
 
@@ -41,6 +34,25 @@ def _arrow_schemas():
                       ("author_keys", strs)])
     author = pa.schema([("reject_reason", pa.string()), ("author_key", pa.string()), ("name", pa.string())])
     return edition, work, author
+
+
+def _final_schema():
+    import pyarrow as pa
+
+    strs = pa.list_(pa.string())
+    return pa.schema([
+        ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
+        ("title", pa.string()), ("authors", strs), ("year", pa.int32()), ("pages", pa.int32()),
+        ("subjects", strs), ("cover_id", pa.int64()), ("isbn_13", pa.string()),
+        ("publish_date", pa.string()), ("language", pa.string()),
+    ])
+
+
+def _spark_schema(arrow_schema):
+    """The Spark schema of a mapInArrow output, derived from the Arrow schema the batches carry."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(arrow_schema)
 
 
 def _lines(batch) -> list:
@@ -192,13 +204,6 @@ def _author_batches(batches: Iterator) -> Iterator:
             schema=schema)
 
 
-FINAL_DDL = (
-    "reject_reason string, edition_key string, work_key string, title string, authors array<string>, "
-    "year int, pages int, subjects array<string>, cover_id long, isbn_13 string, publish_date string, "
-    "language string"
-)
-
-
 def _finalise_batches(batches: Iterator) -> Iterator:
     """mapInArrow body: decide fiction from edition + work subjects, resolve author names."""
     import pyarrow as pa
@@ -206,13 +211,7 @@ def _finalise_batches(batches: Iterator) -> Iterator:
     from book_assets.openlibrary.fiction import is_fiction
     from book_assets.openlibrary.records import author_names
 
-    strs = pa.list_(pa.string())
-    schema = pa.schema([
-        ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
-        ("title", pa.string()), ("authors", strs), ("year", pa.int32()), ("pages", pa.int32()),
-        ("subjects", strs), ("cover_id", pa.int64()), ("isbn_13", pa.string()),
-        ("publish_date", pa.string()), ("language", pa.string()),
-    ])
+    schema = _final_schema()
     for batch in batches:
         out = []
         for row in batch.to_pylist():
@@ -253,10 +252,11 @@ def main(argv: list[str] | None = None) -> None:
 
     with open_reporter(args.report_out or None) as reporter:
         spark = build_spark("book_assets.recent_fiction")
+        edition_schema, work_schema, author_schema = _arrow_schemas()
         reporter.info(f"recent_fiction: years {sorted(years)}, editions {args.editions}")
 
         editions = spark.read.text(args.editions).mapInArrow(
-            lambda it: _edition_batches(it, years, args.current_year), RESULT_DDL
+            lambda it: _edition_batches(it, years, args.current_year), _spark_schema(edition_schema)
         ).persist()
         edition_reasons = Counter(
             {r["reject_reason"] or "candidate": r["n"]
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         candidates = editions.filter(F.col("reject_reason").isNull()).drop("reject_reason")
 
-        works = spark.read.text(args.works).mapInArrow(_work_batches, WORK_DDL)
+        works = spark.read.text(args.works).mapInArrow(_work_batches, _spark_schema(work_schema))
         needed_works = candidates.select("work_key").where(F.col("work_key").isNotNull()).distinct()
         works = works.persist()
         work_reasons = Counter(
@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> None:
             F.coalesce("work_author_keys", F.array().cast("array<string>")),
         )
         if args.authors:
-            authors = spark.read.text(args.authors).mapInArrow(_author_batches, AUTHOR_DDL).persist()
+            authors = (spark.read.text(args.authors)
+                       .mapInArrow(_author_batches, _spark_schema(author_schema)).persist())
             author_reasons = Counter(
                 {r["reject_reason"] or "ok": r["n"]
                  for r in authors.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
             joined = (joined.withColumn("resolved_keys", F.lit(None).cast("array<string>"))
                       .withColumn("resolved_names", F.lit(None).cast("array<string>")))
 
-        decided = joined.mapInArrow(_finalise_batches, FINAL_DDL).persist()
+        decided = joined.mapInArrow(_finalise_batches, _spark_schema(_final_schema())).persist()
         fiction_rejects = decided.filter(F.col("reject_reason").isNotNull()).count()
         edition_reasons["not_fiction"] += fiction_rejects
         edition_reasons["candidate"] -= fiction_rejects
