@@ -142,16 +142,8 @@ def measure(name: str, store, service, vectors: np.ndarray, queries: np.ndarray,
     assert store.count_total() == len(vectors), (store.count_total(), len(vectors))
     for text in QUERIES[:3]:
         service.search(text, top_k=10)  # warm-up
-    total, milvus, encode = [], [], []
-    for i in range(n_queries):
-        text = QUERIES[i % len(QUERIES)] + f" {i}"
-        t0 = time.perf_counter()
-        service.search(text, top_k=10)
-        total.append(time.perf_counter() - t0)
-        vec = service.embed_query(text)
-        t1 = time.perf_counter()
-        store.search(vec, top_k=10)
-        milvus.append(time.perf_counter() - t1)
+    total, milvus = time_searches(store, service, n_queries)
+    encode = []
     for i in range(min(20, n_queries)):
         t0 = time.perf_counter()
         service.embed_query(QUERIES[i % len(QUERIES)])
@@ -167,8 +159,8 @@ def measure(name: str, store, service, vectors: np.ndarray, queries: np.ndarray,
     return row
 
 
-def remeasure(name: str, base: dict, store, service, n_queries: int) -> dict:
-    """Search timings again on an already loaded store (other settings, e.g. consistency)."""
+def time_searches(store, service, n_queries: int) -> tuple[list[float], list[float]]:
+    """Seconds per end-to-end ``service.search`` and per Milvus-only ``store.search``."""
     total, milvus = [], []
     for i in range(n_queries):
         text = QUERIES[i % len(QUERIES)] + f" {i}"
@@ -179,6 +171,12 @@ def remeasure(name: str, base: dict, store, service, n_queries: int) -> dict:
         t1 = time.perf_counter()
         store.search(vec, top_k=10)
         milvus.append(time.perf_counter() - t1)
+    return total, milvus
+
+
+def remeasure(name: str, base: dict, store, service, n_queries: int) -> dict:
+    """Search timings again on an already loaded store (other settings, e.g. consistency)."""
+    total, milvus = time_searches(store, service, n_queries)
     return {**base, "name": name, "p50": percentile_ms(total, 50), "p99": percentile_ms(total, 99),
             "milvus_p50": percentile_ms(milvus, 50), "milvus_p99": percentile_ms(milvus, 99)}
 
