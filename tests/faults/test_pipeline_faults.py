@@ -69,6 +69,11 @@ def run(tmp_path_factory, corpus, fault_server, tiny_clip_dir):
         fault_server.set_behaviour(cover_id, behaviour)
     assert materialize([openlibrary_dump], resources=make_resources(home, dump, fault_server.url_template,
                                                                     tiny_clip_dir)).success
+    # Create the instance's SQLite storages once, as `dagster dev` or the quickstart would, before
+    # two processes open it: two first-openers racing both stamp the schema version (alembic then
+    # sees "more than one head" and every later open fails).
+    with DagsterInstance.from_config(str(dagster_home)):
+        pass
     env = spark_env(DAGSTER_HOME=str(dagster_home), **SECRETS)
     procs = {}
     for year in CORPUS_YEARS:
