@@ -6,7 +6,7 @@
 The model is a full-size CLIP ViT-B/32 (``transformers.CLIPConfig()``'s defaults are exactly
 openai/clip-vit-base-patch32's architecture: 768-wide, 12-layer, patch-32 image tower at 224 px)
 with random weights -- speed does not depend on the weights -- saved once with
-``save_pretrained`` beside the CLIP image processor and a byte-level tokenizer, and loaded
+``save_pretrained`` beside the CLIP image processor and CLIP's BPE tokenizer (``_vit_b32.py``), and loaded
 through ``book_assets.clip.model.load_clip`` like a hub checkpoint. Covers are the real JPEGs
 in ``shared/data/covers``. In one run:
 
@@ -24,49 +24,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import COVERS_DIR, DEFAULT_WORK, REPO, Timer, log, print_table  # noqa: E402
+from _vit_b32 import build_vit_b32  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-_MARKER = ".bench_vit_b32_complete"
-
-
-def build_vit_b32(out_dir: Path) -> Path:
-    """A randomly initialised CLIP with ViT-B/32's architecture, saved like a hub checkpoint."""
-    if (out_dir / _MARKER).exists():
-        return out_dir
-    import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
-
-    from tests.support.tiny_clip import _vocab_and_merges
-
-    log(f"building a random-weight ViT-B/32 CLIP in {out_dir} (once)")
-    tmp = Path(tempfile.mkdtemp(prefix=".vitb32-", dir=out_dir.parent))
-    vocab, merges = _vocab_and_merges()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
-    config = CLIPConfig()  # defaults = ViT-B/32: vision 768x12 patch 32 @224, text 512x12, proj 512
-    config.text_config.vocab_size = len(vocab)
-    config.text_config.bos_token_id = tokenizer.bos_token_id
-    config.text_config.eos_token_id = tokenizer.eos_token_id
-    config.text_config.pad_token_id = tokenizer.eos_token_id
-    torch.manual_seed(0)
-    CLIPModel(config).eval().save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(tmp)
-    (tmp / _MARKER).write_text("1")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
-    return out_dir
-
 
 def cover_files(covers_dir: Path) -> list[Path]:
     files = sorted(p for p in covers_dir.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))

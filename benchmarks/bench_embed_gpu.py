@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import CLIPModel
 
-    from bench_embed_cpu import build_vit_b32, cover_files
+    from _vit_b32 import build_vit_b32
+    from bench_embed_cpu import cover_files
     from book_assets.clip.model import load_clip
     from book_assets.clip.preprocess import _fast_plan
 

@@ -60,7 +60,15 @@ def _decode_fully(img: Image.Image, data: bytes) -> None:
     Pillow only reports truncation when the process-wide ``ImageFile.LOAD_TRUNCATED_IMAGES`` is
     False (its default). Flipping that global here would race with other threads, so if some other
     code has set it we add a cheap structural check instead: a complete JPEG ends with EOI.
+
+    JPEGs are decoded in draft mode at 1/8 scale: libjpeg still entropy-decodes every block of
+    the stream (so truncation and corrupt data are still found) but skips most of the inverse DCT
+    and colour work, several times faster than a full-size decode. The embedding step decodes the
+    image again at full size anyway.
     """
+    if img.format == "JPEG":
+        width, height = img.size
+        img.draft(img.mode, (max(1, width // 8), max(1, height // 8)))
     img.load()
     if ImageFile.LOAD_TRUNCATED_IMAGES and img.format == "JPEG":
         if not data.rstrip(b"\x00\r\n\t ").endswith(b"\xff\xd9"):
