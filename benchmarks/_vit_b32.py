@@ -60,7 +60,7 @@ def clip_vocab_and_merges(bpe_file: Path) -> tuple[dict[str, int], list[tuple[st
     from tests.support.tiny_clip import _bytes_to_unicode
 
     lines = gzip.decompress(bpe_file.read_bytes()).decode("utf-8").split("\n")
-    merges = [tuple(line.split()) for line in lines[1 : _N_MERGES + 1]]
+    merges = [tuple(line.split()) for line in lines[1 : _N_MERGES + 1] if line.strip()]
     symbols = list(_bytes_to_unicode().values())
     tokens = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges]
     tokens += ["<|startoftext|>", "<|endoftext|>"]
