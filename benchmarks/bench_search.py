@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in lite_sizes:
             vectors = clustered_vectors(n, dim, seed=1)
             # queries: held-out vectors from the same clusters (same seed → same centers)
-            queries = clustered_vectors(n + 50, dim, seed=1)[n:]
+            queries = clustered_vectors(n + 50, dim, seed=1)[n:].copy()  # not a view of a 2nd n x dim block
             store = CoverStore(str(run_dir / f"lite_{n}.db"), collection="bench")
             rows.append(measure(f"lite {n // 1000}k", store, SearchService(store, encoder), vectors, queries, n_queries, log))
             store.close()
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"server run skipped: {reason}")
             else:
                 vectors = clustered_vectors(server_size, dim, seed=1)
-                queries = clustered_vectors(server_size + 50, dim, seed=1)[server_size:]
+                queries = clustered_vectors(server_size + 50, dim, seed=1)[server_size:].copy()
                 with MilvusServerProcess(run_dir / "server") as server:
                     log(f"Milvus 2.3.5 server up in {server.startup_seconds:.1f} s")
                     store = CoverStore(server.uri, collection="bench", bulk_dir=str(run_dir / "server" / "bulk"))

@@ -383,8 +383,11 @@ class CoverStore:
         if not self._client.has_collection(self.collection):
             return 0
         self._ensure_loaded()
+        # An empty filter lets Milvus answer from its segment row counts: on Lite 3.2 at 300k rows
+        # 0.2 s, where ``id >= 0`` took 43 s and +1 GB of memory (and ran a 1M-row Lite out of
+        # 24 GB). Not used for count_year: Lite ignores partition_names when the filter is empty.
         res = self._client.query(
-            self.collection, filter="id >= 0", output_fields=["count(*)"], consistency_level=STRONG
+            self.collection, filter="", output_fields=["count(*)"], consistency_level=STRONG
         )
         return int(res[0]["count(*)"]) if res else 0
 
