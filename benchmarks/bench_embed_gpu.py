@@ -219,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     plan = _fast_plan(bundle.image_processor)
     if plan is None:
         raise SystemExit("the image processor has no fast plan; cannot benchmark decode")
-    ctx = mp.get_context("fork")
+    # spawn, not fork: the parent has already run torch (its OpenMP pool is up), and a forked
+    # child that touches OpenMP again can hang for ever (seen once in CI, > 900 s).
+    ctx = mp.get_context("spawn")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(plan,)) as pool:
         decode_rate(pool, blobs[: min(len(blobs), 64)])  # warm the workers
         dec = decode_rate(pool, blobs)
