@@ -64,8 +64,7 @@ def _decode_fully(img: Image.Image, data: bytes) -> None:
     JPEGs are decoded in draft mode at 1/8 scale: libjpeg still entropy-decodes every block of
     the stream (so truncation and corrupt data are still found) but skips most of the inverse DCT
     and colour work: about twice as fast as a full-size decode (1,636 vs 830 real covers/s on one
-    core). The embedding step decodes the
-    image again at full size anyway.
+    core). The embedding step decodes the image again at full size anyway.
     """
     if img.format == "JPEG":
         width, height = img.size
