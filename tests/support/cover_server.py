@@ -151,6 +151,10 @@ class Behaviour:
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows when 8+ workers connect at once on a loaded
+    # machine: the kernel drops the handshake, the client times out before the server ever sees the
+    # request, and per-cover request counts come out short (a CI flake, reproduced under CPU load).
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):  # clients hang up on purpose in many tests
         pass
