@@ -33,6 +33,7 @@ import tenacity
 import urllib3
 
 from book_assets.covers.cache import PERMANENT_REASONS, CacheEntry, CoverCache
+from book_assets.covers.deadlines import DeadlineWatch
 from book_assets.covers.images import (  # noqa: F401  (re-exported: all reasons in one place)
     DECOMPRESSION_BOMB,
     NOT_AN_IMAGE,
@@ -183,6 +184,7 @@ class CoverDownloader:
             retries=False,
             headers={"User-Agent": s.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
         )
+        self._deadlines = DeadlineWatch("covers-deadlines")
         started = time.monotonic()
         done = 0
         try:
@@ -211,6 +213,7 @@ class CoverDownloader:
                             progress(done, total, done / elapsed)
                     fill()
         finally:
+            self._deadlines.close()
             self._http.clear()
             self._http = None
         return results  # type: ignore[return-value]
@@ -350,7 +353,6 @@ class CoverDownloader:
         s = self.settings
         remaining = max(0.05, deadline - time.monotonic())
         timeout = urllib3.Timeout(connect=min(s.timeout_s, remaining), read=min(s.timeout_s, remaining))
-        fired = threading.Event()
         try:
             response = self._http.request(
                 "GET", url, preload_content=False, redirect=False, retries=False, timeout=timeout
@@ -359,17 +361,12 @@ class CoverDownloader:
             raise self._translate(exc, url) from exc
 
         def shut() -> None:
-            fired.set()
             try:
                 response.shutdown()
             except Exception:  # pragma: no cover - best effort
                 pass
 
-        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), shut)
-        watchdog.daemon = True
-        watchdog.fired = fired  # type: ignore[attr-defined]
-        watchdog.start()
-        return response, watchdog
+        return response, self._deadlines.schedule(deadline, shut)
 
     def _read_body(self, response, watchdog, deadline: float, url: str) -> bytes:
         s = self.settings
@@ -396,7 +393,7 @@ class CoverDownloader:
                 raise _AttemptFailed(TIMEOUT, f"body not complete within {s.timeout_s}s "
                                               f"({len(body)} bytes received)") from exc
             raise self._translate(exc, url) from exc
-        if watchdog.fired.is_set():
+        if watchdog.fired.is_set() or time.monotonic() > deadline:
             raise _AttemptFailed(TIMEOUT, f"body not complete within {s.timeout_s}s ({len(body)} bytes received)")
         return bytes(body)
 
