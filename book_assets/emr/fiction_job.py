@@ -17,8 +17,6 @@ import datetime as dt
 from collections import Counter
 from typing import Iterator
 
-PENDING_FICTION = "not_fiction"
-
 
 def _arrow_schemas():
     import pyarrow as pa
@@ -29,23 +27,12 @@ def _arrow_schemas():
         ("title", pa.string()), ("by_statement_authors", strs), ("author_keys", strs), ("year", pa.int32()),
         ("publish_date", pa.string()), ("pages", pa.int32()), ("subjects", strs), ("cover_id", pa.int64()),
         ("isbn_13", pa.string()), ("languages", strs),
+        ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_()), ("lines", pa.int64()),
     ])
     work = pa.schema([("reject_reason", pa.string()), ("work_key", pa.string()), ("subjects", strs),
-                      ("author_keys", strs)])
+                      ("author_keys", strs), ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_())])
     author = pa.schema([("reject_reason", pa.string()), ("author_key", pa.string()), ("name", pa.string())])
     return edition, work, author
-
-
-def _final_schema():
-    import pyarrow as pa
-
-    strs = pa.list_(pa.string())
-    return pa.schema([
-        ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
-        ("title", pa.string()), ("authors", strs), ("year", pa.int32()), ("pages", pa.int32()),
-        ("subjects", strs), ("cover_id", pa.int64()), ("isbn_13", pa.string()),
-        ("publish_date", pa.string()), ("language", pa.string()),
-    ])
 
 
 def _spark_schema(arrow_schema):
@@ -99,22 +86,19 @@ def _parsed(lines: list, record_type: str, other: str) -> Iterator[tuple]:
             yield record.key, record.data, None
 
 
-def _expand(reasons: list, rows: list, positions: list, schema):
-    """One output batch: ``rows`` (dicts) at ``positions``, every other line a bare reason."""
+def _candidates_then_counts(rows: list, rejected: Counter, schema) -> Iterator:
+    """The output of one input batch: the candidate rows (``lines`` = 1 each), then one row per
+    reject reason holding in ``lines`` how many lines it took. Most editions are rejected, so
+    counting them here instead of returning a row each spares Spark most of the rows."""
     import pyarrow as pa
 
-    n = len(reasons)
-    reason_col = pa.array(reasons, type=pa.string())
-    if not rows:
-        columns = [reason_col] + [pa.nulls(n, type=f.type) for f in list(schema)[1:]]
-        return pa.RecordBatch.from_arrays(columns, schema=schema)
-    kept = pa.RecordBatch.from_pylist(rows, schema=schema)
-    if len(rows) != n:
-        index: list = [None] * n
-        for i, pos in enumerate(positions):
-            index[pos] = i
-        kept = kept.take(pa.array(index, type=pa.int32()))
-    return pa.RecordBatch.from_arrays([reason_col] + kept.columns[1:], schema=schema)
+    if rows:
+        yield pa.RecordBatch.from_pylist(rows, schema=schema)
+    if rejected:
+        n = len(rejected)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(list(rejected), pa.string())] + [pa.nulls(n, f.type) for f in list(schema)[1:-1]]
+            + [pa.array(list(rejected.values()), pa.int64())], schema=schema)
 
 
 def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> Iterator:
@@ -124,6 +108,7 @@ def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> I
     first, in its order and with the same readers, so most editions are rejected before the
     full ``edition_fields`` extraction.
     """
+    from book_assets.openlibrary.fiction import fiction_signals
     from book_assets.openlibrary.fields import language_codes, page_count
     from book_assets.openlibrary.publish_dates import publish_year
     from book_assets.openlibrary.records import (
@@ -133,8 +118,8 @@ def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> I
 
     schema = _arrow_schemas()[0]
     for batch in batches:
-        reasons, rows, positions = [], [], []
-        for i, (key, data, reason) in enumerate(_parsed(_lines(batch), "/type/edition", "not_an_edition")):
+        rows, rejected = [], Counter()
+        for key, data, reason in _parsed(_lines(batch), "/type/edition", "not_an_edition"):
             if reason is None:
                 if ENGLISH not in language_codes(data):
                     reason = REJECT_NOT_ENGLISH
@@ -153,33 +138,42 @@ def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> I
                 # "not_fiction", which is decided after the join with the work's subjects.
                 fields = edition_fields(key, data, current_year)
                 fields["reject_reason"] = None
+                fields["fiction_blocked"], fields["fiction_signal"] = fiction_signals(fields["subjects"])
+                fields["lines"] = 1
                 rows.append(fields)
-                positions.append(i)
-            reasons.append(reason)
-        yield _expand(reasons, rows, positions, schema)
+            else:
+                rejected[reason] += 1
+        yield from _candidates_then_counts(rows, rejected, schema)
 
 
 def _work_batches(batches: Iterator) -> Iterator:
     import pyarrow as pa
 
+    from book_assets.openlibrary.fiction import fiction_signals
     from book_assets.openlibrary.fields import string_list, work_author_keys
 
     schema = _arrow_schemas()[1]
     strs = pa.list_(pa.string())
     for batch in batches:
-        reasons, keys, subjects, authors = [], [], [], []
+        reasons, keys, subjects, authors, blocked, fiction = [], [], [], [], [], []
         for key, data, reason in _parsed(_lines(batch), "/type/work", "not_a_work"):
             reasons.append(reason)
             keys.append(key)
             if reason is None:  # work_fields' readers, without the title the job drops
-                subjects.append(string_list(data.get("subjects")))
+                work_subjects = string_list(data.get("subjects"))
+                subjects.append(work_subjects)
                 authors.append(work_author_keys(data))
+                flags = fiction_signals(work_subjects)
             else:
                 subjects.append(None)
                 authors.append(None)
+                flags = (None, None)
+            blocked.append(flags[0])
+            fiction.append(flags[1])
         yield pa.RecordBatch.from_arrays(
             [pa.array(reasons, pa.string()), pa.array(keys, pa.string()), pa.array(subjects, strs),
-             pa.array(authors, strs)], schema=schema)
+             pa.array(authors, strs), pa.array(blocked, pa.bool_()), pa.array(fiction, pa.bool_())],
+            schema=schema)
 
 
 def _author_batches(batches: Iterator) -> Iterator:
@@ -204,39 +198,11 @@ def _author_batches(batches: Iterator) -> Iterator:
             schema=schema)
 
 
-def _finalise_batches(batches: Iterator) -> Iterator:
-    """mapInArrow body: decide fiction from edition + work subjects, resolve author names."""
-    import pyarrow as pa
-
-    from book_assets.openlibrary.fiction import is_fiction
-    from book_assets.openlibrary.records import author_names
-
-    schema = _final_schema()
-    for batch in batches:
-        out = []
-        for row in batch.to_pylist():
-            subjects = list(row["subjects"] or [])
-            work_subjects = list(row["work_subjects"] or [])
-            if not is_fiction(subjects + work_subjects):
-                out.append({"reject_reason": "not_fiction"})
-                continue
-            names = dict(zip(row["resolved_keys"] or [], row["resolved_names"] or []))
-            keys = list(row["author_keys"] or []) or list(row["work_author_keys"] or [])
-            merged = list(dict.fromkeys(subjects + work_subjects))
-            out.append({
-                "reject_reason": None, "edition_key": row["edition_key"], "work_key": row["work_key"],
-                "title": row["title"], "authors": author_names(keys, names, list(row["by_statement_authors"] or [])),
-                "year": row["year"], "pages": row["pages"], "subjects": merged, "cover_id": row["cover_id"],
-                "isbn_13": row["isbn_13"], "publish_date": row["publish_date"], "language": "eng",
-            })
-        yield pa.RecordBatch.from_pylist(out, schema=schema)
-
-
 def main(argv: list[str] | None = None) -> None:
     from pyspark.sql import functions as F
 
     from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
-    from book_assets.emr.verify import verify_fiction_year
+    from book_assets.emr.verify import verify_fiction_years
     from book_assets.warehouse import RECENT_FICTION, RECENT_FICTION_SCHEMA, year_uri
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -259,10 +225,10 @@ def main(argv: list[str] | None = None) -> None:
             lambda it: _edition_batches(it, years, args.current_year), _spark_schema(edition_schema)
         ).persist()
         edition_reasons = Counter(
-            {r["reject_reason"] or "candidate": r["n"]
-             for r in editions.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
+            {r["reject_reason"] or "candidate": int(r["n"])
+             for r in editions.groupBy("reject_reason").agg(F.sum("lines").alias("n")).collect()}
         )
-        candidates = editions.filter(F.col("reject_reason").isNull()).drop("reject_reason")
+        candidates = editions.filter(F.col("reject_reason").isNull()).drop("reject_reason", "lines")
 
         works = spark.read.text(args.works).mapInArrow(_work_batches, _spark_schema(work_schema))
         needed_works = candidates.select("work_key").where(F.col("work_key").isNotNull()).distinct()
@@ -276,15 +242,26 @@ def main(argv: list[str] | None = None) -> None:
             .join(needed_works, "work_key", "inner")
             .dropDuplicates(["work_key"])
             .select("work_key", F.col("subjects").alias("work_subjects"),
-                    F.col("author_keys").alias("work_author_keys"))
+                    F.col("author_keys").alias("work_author_keys"),
+                    F.col("fiction_blocked").alias("work_blocked"), F.col("fiction_signal").alias("work_fiction"))
         )
-        joined = candidates.join(work_info, "work_key", "left")
+        # is_fiction(edition subjects + work subjects), from the flags both passes computed.
+        fiction = candidates.join(work_info, "work_key", "left").filter(
+            (F.col("fiction_signal") | F.coalesce(F.col("work_fiction"), F.lit(False)))
+            & ~(F.col("fiction_blocked") | F.coalesce(F.col("work_blocked"), F.lit(False)))
+        )
+        fiction_rows = fiction.persist().count()
+        edition_reasons["not_fiction"] += edition_reasons["candidate"] - fiction_rows
+        edition_reasons["candidate"] = fiction_rows
 
+        no_strings = F.array().cast("array<string>")
+        # One row per edition key (which duplicate survives is arbitrary, as in any dedupe), so
+        # author names can be grouped back by edition key.
+        kept = fiction.dropDuplicates(["edition_key"]).withColumn(
+            "_author_keys",  # the edition's own author keys, else the work's (author_names' order)
+            F.when(F.size(F.coalesce("author_keys", no_strings)) > 0, F.col("author_keys"))
+            .otherwise(F.coalesce("work_author_keys", no_strings)))
         author_reasons: Counter = Counter()
-        all_keys = F.array_union(
-            F.coalesce("author_keys", F.array().cast("array<string>")),
-            F.coalesce("work_author_keys", F.array().cast("array<string>")),
-        )
         if args.authors:
             authors = (spark.read.text(args.authors)
                        .mapInArrow(_author_batches, _spark_schema(author_schema)).persist())
@@ -292,36 +269,39 @@ def main(argv: list[str] | None = None) -> None:
                 {r["reject_reason"] or "ok": r["n"]
                  for r in authors.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
             )
-            exploded = joined.select("edition_key", F.explode(all_keys).alias("author_key"))
-            names = (
-                exploded.join(
-                    authors.filter(F.col("reject_reason").isNull() & F.col("name").isNotNull())
-                    .dropDuplicates(["author_key"]).select("author_key", "name"),
-                    "author_key", "inner")
+            named = (
+                kept.select("edition_key", F.posexplode("_author_keys").alias("_pos", "author_key"))
+                .join(authors.filter(F.col("reject_reason").isNull() & F.col("name").isNotNull()
+                                     & (F.col("name") != ""))
+                      .dropDuplicates(["author_key"]).select("author_key", "name"),
+                      "author_key", "inner")
                 .groupBy("edition_key")
-                .agg(F.collect_list("author_key").alias("resolved_keys"),
-                     F.collect_list("name").alias("resolved_names"))
+                .agg(F.array_sort(F.collect_list(F.struct("_pos", "name"))).alias("_named"))
             )
-            joined = joined.join(names, "edition_key", "left")
+            kept = kept.join(named, "edition_key", "left")
+            resolved = F.array_distinct(F.transform(
+                F.coalesce("_named", F.array().cast("array<struct<_pos:int,name:string>>")), lambda x: x["name"]))
         else:
-            joined = (joined.withColumn("resolved_keys", F.lit(None).cast("array<string>"))
-                      .withColumn("resolved_names", F.lit(None).cast("array<string>")))
-
-        decided = joined.mapInArrow(_finalise_batches, _spark_schema(_final_schema())).persist()
-        fiction_rejects = decided.filter(F.col("reject_reason").isNotNull()).count()
-        edition_reasons["not_fiction"] += fiction_rejects
-        edition_reasons["candidate"] -= fiction_rejects
-        kept = decided.filter(F.col("reject_reason").isNull()).drop("reject_reason")
-        kept = kept.dropDuplicates(["edition_key"]).persist()
+            resolved = no_strings
+        # author_names(): the resolved names in key order without repeats, else the by-statement
+        kept = kept.select(
+            "edition_key", "work_key", "title",
+            F.when(F.size(resolved) > 0, resolved)
+            .otherwise(F.coalesce("by_statement_authors", no_strings)).alias("authors"),
+            "year", "pages",
+            F.array_distinct(F.concat(F.coalesce("subjects", no_strings),
+                                      F.coalesce("work_subjects", no_strings))).alias("subjects"),
+            "cover_id", "isbn_13", "publish_date", F.lit("eng").alias("language"),
+        ).persist()
 
         columns = [f.name for f in RECENT_FICTION_SCHEMA]
-        per_year = {}
-        for year in sorted(years):
-            target = year_uri(args.warehouse, RECENT_FICTION, year)
+        targets = {year: year_uri(args.warehouse, RECENT_FICTION, year) for year in sorted(years)}
+        for year, target in targets.items():
             (kept.filter(F.col("year") == year).select(*columns).orderBy("edition_key")
              .coalesce(1).write.mode("overwrite").parquet(target))
-            per_year[str(year)] = verify_fiction_year(spark, target, year)
-            reporter.info(f"recent_fiction year={year}: {per_year[str(year)]['rows']} rows")
+        per_year = {str(year): figures for year, figures in verify_fiction_years(spark, targets).items()}
+        for year, figures in per_year.items():
+            reporter.info(f"recent_fiction year={year}: {figures['rows']} rows")
 
         malformed = {
             "editions": {k.split(":", 1)[1]: v for k, v in edition_reasons.items() if k.startswith("malformed:")},

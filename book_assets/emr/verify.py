@@ -8,14 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 
-def verify_fiction_year(spark: Any, path: str, year: int) -> dict:
-    """Counts of rows and of rule breaks in one ``recent_fiction/year=YYYY`` folder."""
+def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
+    """Counts of rows and of rule breaks in each ``recent_fiction/year=YYYY`` folder of ``paths``.
+
+    All folders are read in one pass and grouped by the folder each row's file lies in, so a row
+    written under the wrong year shows up as a ``year_mismatch`` of the folder it is in.
+    """
     from pyspark.sql import functions as F
 
     from book_assets.openlibrary.publish_dates import publish_year
 
-    df = spark.read.parquet(path)
-    row = df.agg(
+    df = spark.read.parquet(*paths.values()).withColumn(
+        "_folder_year", F.regexp_extract(F.input_file_name(), r"/year=(-?[0-9]+)/[^/]*$", 1).cast("int"))
+    rows = df.groupBy("_folder_year").agg(
         F.count("*").alias("rows"),
         F.sum(F.col("edition_key").isNull().cast("int")).alias("null_edition_key"),
         F.sum(F.col("work_key").isNull().cast("int")).alias("null_work_key"),
@@ -24,15 +29,24 @@ def verify_fiction_year(spark: Any, path: str, year: int) -> dict:
         F.sum((F.col("language").isNull() | (F.col("language") != "eng")).cast("int")).alias("not_english"),
         F.countDistinct("edition_key").alias("distinct_edition_keys"),
         F.sum(F.col("cover_id").isNotNull().cast("int")).alias("with_cover"),
-    ).collect()[0].asDict()
-    figures = {k: int(v or 0) for k, v in row.items()}
-    dates = [r["publish_date"] for r in df.select("publish_date").distinct().collect()]
-    wrong_year_dates = {d for d in dates if publish_year(d, 9999) != year}
-    figures["year_mismatch"] = (
-        df.filter(F.col("publish_date").isin(list(wrong_year_dates))).count() if wrong_year_dates else 0
-    )
-    figures["duplicate_edition_keys"] = figures["rows"] - figures.pop("distinct_edition_keys")
-    return figures
+    ).collect()
+    names = ("rows", "null_edition_key", "null_work_key", "null_title", "pages_not_over_100", "not_english",
+             "distinct_edition_keys", "with_cover")
+    found = {r["_folder_year"]: {k: int(r[k] or 0) for k in names} for r in rows}
+    mismatched: dict = {}
+    for r in df.groupBy("_folder_year", "publish_date").count().collect():
+        if publish_year(r["publish_date"], 9999) != r["_folder_year"]:
+            mismatched[r["_folder_year"]] = mismatched.get(r["_folder_year"], 0) + int(r["count"])
+    out = {}
+    for year in paths:
+        figures = found.get(year, dict.fromkeys(names, 0))
+        figures["year_mismatch"] = mismatched.get(year, 0)
+        figures["duplicate_edition_keys"] = figures["rows"] - figures.pop("distinct_edition_keys")
+        out[year] = figures
+    unexpected = set(found) - set(paths)
+    if unexpected:  # a file whose folder name is not one of the years read: cannot happen unless renamed
+        raise RuntimeError(f"rows in folders of unexpected years {sorted(unexpected)} under {list(paths.values())}")
+    return out
 
 
 def verify_cover_urls_year(spark: Any, path: str) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
@@ -63,17 +64,36 @@ def is_fiction_subject(subject: str) -> bool:
     return any(word in _FICTION_WORDS for word in normalized.split())
 
 
-def is_fiction(subjects: Iterable[str]) -> bool:
-    """Adult fiction: some subject says fiction and none says juvenile or non-fiction.
+def fiction_signals(subjects: Iterable[str]) -> tuple[bool, bool]:
+    """``(blocked, fiction)`` for a list of subjects: does any subject mark the book juvenile or
+    non-fiction, does any say fiction. Non-string items are ignored.
 
-    Non-string items are ignored; no subjects at all gives ``False``.
+    The two flags of a union of lists are the ``or`` of each list's flags, so a Spark job can
+    compute them per edition and per work and decide :func:`is_fiction` after the join.
     """
     fiction = False
     for subject in subjects or ():
         if not isinstance(subject, str):
             continue
-        if is_juvenile_subject(subject) or is_nonfiction_subject(subject):
-            return False
-        if not fiction and is_fiction_subject(subject):
-            fiction = True
-    return fiction
+        blocks, says_fiction = _subject_signals(subject)
+        if blocks:
+            return True, fiction
+        fiction = fiction or says_fiction
+    return False, fiction
+
+
+@lru_cache(maxsize=1 << 16)
+def _subject_signals(subject: str) -> tuple[bool, bool]:
+    """``(blocks, says_fiction)`` of one subject; cached, as dumps repeat the same headings."""
+    if is_juvenile_subject(subject) or is_nonfiction_subject(subject):
+        return True, False
+    return False, is_fiction_subject(subject)
+
+
+def is_fiction(subjects: Iterable[str]) -> bool:
+    """Adult fiction: some subject says fiction and none says juvenile or non-fiction.
+
+    Non-string items are ignored; no subjects at all gives ``False``.
+    """
+    blocked, fiction = fiction_signals(subjects)
+    return fiction and not blocked

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 
 import pyarrow as pa
 import pytest
 
 from book_assets.emr import fiction_job
 from book_assets.openlibrary.dump_lines import MAX_LINE_BYTES, parse_dump_line
+from book_assets.openlibrary.fiction import fiction_signals
 from book_assets.openlibrary.records import author_fields, edition_fields, edition_rejection, work_fields
 
 YEARS = {2019, 2020}
@@ -36,7 +38,14 @@ def _edition_ref(record):
     rejection = edition_rejection(fields, [], YEARS)
     if rejection is not None and rejection != "not_fiction":
         return {"reject_reason": rejection}
-    return {**fields, "reject_reason": None}
+    blocked, fiction = fiction_signals(fields["subjects"])
+    return {**fields, "reject_reason": None, "fiction_blocked": blocked, "fiction_signal": fiction}
+
+
+def _work_ref(record):
+    fields = work_fields(record.key, record.data)
+    blocked, fiction = fiction_signals(fields["subjects"])
+    return {"reject_reason": None, **fields, "fiction_blocked": blocked, "fiction_signal": fiction}
 
 
 def _normalise(rows, schema):
@@ -95,21 +104,29 @@ def _run(fn, lines, *args):
 
 
 def test_edition_batches_match_reference(dump_lines):
+    """Candidates come out as rows, in line order; every other line is counted by its reason."""
     schema = fiction_job._arrow_schemas()[0]
     got = _run(fiction_job._edition_batches, dump_lines["editions"], YEARS, CURRENT)
-    expected = _normalise(_reference(dump_lines["editions"], "/type/edition", "not_an_edition", _edition_ref), schema)
-    assert got == expected
-    reasons = {r["reject_reason"] for r in got}
-    assert {None, "not_english", "no_year", "year_not_selected", "too_few_pages", "not_an_edition",
+    reference = _reference(dump_lines["editions"], "/type/edition", "not_an_edition", _edition_ref)
+    expected_rows = _normalise([{**r, "lines": 1} for r in reference if r["reject_reason"] is None], schema)
+    assert [r for r in got if r["reject_reason"] is None] == expected_rows
+    counts = Counter()
+    for r in got:
+        if r["reject_reason"] is not None:
+            assert r["edition_key"] is None and r["lines"] >= 1
+            counts[r["reject_reason"]] += r["lines"]
+    assert counts == Counter(r["reject_reason"] for r in reference if r["reject_reason"] is not None)
+    assert sum(counts.values()) + len(expected_rows) == len(dump_lines["editions"])
+    assert {"not_english", "no_year", "year_not_selected", "too_few_pages", "not_an_edition",
             "malformed:bad_json", "malformed:wrong_column_count", "malformed:json_not_object",
-            "malformed:line_too_long"} <= reasons
+            "malformed:line_too_long"} <= set(counts)
+    assert expected_rows
 
 
 def test_work_batches_match_reference(dump_lines):
     schema = fiction_job._arrow_schemas()[1]
     got = _run(fiction_job._work_batches, dump_lines["works"])
-    ref = _reference(dump_lines["works"], "/type/work", "not_a_work",
-                     lambda r: {"reject_reason": None, **work_fields(r.key, r.data)})
+    ref = _reference(dump_lines["works"], "/type/work", "not_a_work", _work_ref)
     assert got == _normalise([{k: v for k, v in row.items() if k != "title"} for row in ref], schema)
 
 

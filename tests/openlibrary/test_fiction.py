@@ -76,3 +76,17 @@ def test_tolerates_non_strings_and_generators():
 def test_normalize():
     assert normalize_subject("Children's  fiction!") == "children s fiction"
     assert normalize_subject("Non-fiction") == "non fiction"
+
+
+@pytest.mark.parametrize("edition, work", [
+    (["Fiction"], []), ([], ["Novels"]), (["Fiction"], ["Juvenile fiction"]), (["Juvenile fiction"], ["Fiction"]),
+    (["Nonfiction"], ["Fiction"]), ([], []), (["History"], ["Stories"]), (["Success stories"], ["Biography"]),
+    (["Fiction", None], [3, "Young adult fiction"]),
+])
+def test_signals_of_two_lists_combine_to_is_fiction_of_their_union(edition, work):
+    """What the Spark job relies on: it ORs the edition's and the work's flags after the join."""
+    from book_assets.openlibrary.fiction import fiction_signals
+
+    eb, ef = fiction_signals(edition)
+    wb, wf = fiction_signals(work)
+    assert ((ef or wf) and not (eb or wb)) is is_fiction(edition + work)
