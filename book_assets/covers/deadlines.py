@@ -17,10 +17,9 @@ from collections.abc import Callable
 class Deadline:
     """One scheduled call; ``fired`` is set just before the call is made."""
 
-    __slots__ = ("at", "fn", "fired", "cancelled")
+    __slots__ = ("fn", "fired", "cancelled")
 
-    def __init__(self, at: float, fn: Callable[[], None]):
-        self.at = at
+    def __init__(self, fn: Callable[[], None]):
         self.fn = fn
         self.fired = threading.Event()
         self.cancelled = False
@@ -41,7 +40,7 @@ class DeadlineWatch:
         self._closed = False
 
     def schedule(self, at: float, fn: Callable[[], None]) -> Deadline:
-        deadline = Deadline(at, fn)
+        deadline = Deadline(fn)
         with self._cond:
             if self._closed:
                 raise RuntimeError("DeadlineWatch is closed")
