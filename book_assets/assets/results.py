@@ -86,7 +86,7 @@ def _target_materialization(context: Any, asset: str, year: str):
     from dagster._core.definitions.asset_checks.asset_check_evaluation import (
         AssetCheckEvaluationTargetMaterializationData,
     )
-    from dagster._core.storage.event_log.base import AssetRecordsFilter
+    from dagster import AssetRecordsFilter
 
     instance = getattr(context, "instance", None)
     if instance is None:

@@ -198,12 +198,79 @@ def _author_batches(batches: Iterator) -> Iterator:
             schema=schema)
 
 
+def _reason_names(kind: str) -> list[str]:
+    """Every reason a pass over ``kind`` lines can give a line (``None`` = kept is not listed)."""
+    from book_assets.openlibrary.dump_lines import SKIP_REASONS
+    from book_assets.openlibrary.records import (
+        REJECT_NO_YEAR, REJECT_NOT_ENGLISH, REJECT_TOO_FEW_PAGES, REJECT_YEAR_NOT_SELECTED,
+    )
+
+    malformed = [f"malformed:{r}" for r in SKIP_REASONS]
+    if kind == "editions":
+        return malformed + ["not_an_edition", REJECT_NOT_ENGLISH, REJECT_NO_YEAR, REJECT_YEAR_NOT_SELECTED,
+                            REJECT_TOO_FEW_PAGES]
+    return malformed + [{"works": "not_a_work", "authors": "not_an_author"}[kind]]
+
+
+def _reason_metrics(reasons: list[str], lines):
+    """Aggregate expressions for ``DataFrame.observe``: lines per reason (``r0``, ``r1``...), the
+    kept lines (``kept``) and all lines (``total``), ``lines`` being each row's line count."""
+    from pyspark.sql import functions as F
+
+    reason = F.col("reject_reason")
+    return ([F.sum(F.when(reason == r, lines).otherwise(0)).alias(f"r{i}") for i, r in enumerate(reasons)]
+            + [F.sum(F.when(reason.isNull(), lines).otherwise(0)).alias("kept"), F.sum(lines).alias("total")])
+
+
+OBSERVATION_TIMEOUT_S = 300
+
+
+def _observed(observation, name: str, timeout_s: float = OBSERVATION_TIMEOUT_S) -> dict:
+    """The metrics of ``observation``, which the one action of the job has filled in.
+
+    ``Observation.get`` waits for ever when no action delivered the metrics; after the action
+    has finished they are there at once, so a missing result is raised as an error instead of
+    leaving the job (and an EMR bill) hanging.
+    """
+    import threading
+
+    box: dict = {}
+
+    def fetch() -> None:
+        try:
+            box["metrics"] = dict(observation.get)
+        except Exception as exc:  # pragma: no cover - surfaced below
+            box["error"] = exc
+
+    thread = threading.Thread(target=fetch, name="observation-get", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if "error" in box:
+        raise box["error"]
+    if "metrics" not in box:
+        raise RuntimeError(f"the counts observed as {name!r} never arrived (waited {timeout_s:.0f} s)")
+    return box["metrics"]
+
+
+def _reason_counts(observation, name: str, reasons: list[str], kept_name: str) -> Counter:
+    """The observed metrics as ``{reason: lines}``; a line with a reason not in ``reasons`` would
+    make the parts miss the total, which is an error, not a silent loss."""
+    metrics = _observed(observation, name)
+    counts = Counter({r: int(metrics[f"r{i}"] or 0) for i, r in enumerate(reasons)})
+    counts[kept_name] = int(metrics["kept"] or 0)
+    total = int(metrics["total"] or 0)
+    if sum(counts.values()) != total:
+        raise RuntimeError(f"{name}: {total} lines read but {dict(counts)} accounted for")
+    return +counts
+
+
 def main(argv: list[str] | None = None) -> None:
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
     from book_assets.emr.verify import verify_fiction_years
-    from book_assets.warehouse import RECENT_FICTION, RECENT_FICTION_SCHEMA, year_uri
+    from book_assets.warehouse import RECENT_FICTION, RECENT_FICTION_SCHEMA, table_uri, year_uri
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editions", required=True)
@@ -221,60 +288,57 @@ def main(argv: list[str] | None = None) -> None:
         edition_schema, work_schema, author_schema = _arrow_schemas()
         reporter.info(f"recent_fiction: years {sorted(years)}, editions {args.editions}")
 
-        editions = spark.read.text(args.editions).mapInArrow(
-            lambda it: _edition_batches(it, years, args.current_year), _spark_schema(edition_schema)
-        ).persist()
-        edition_reasons = Counter(
-            {r["reject_reason"] or "candidate": int(r["n"])
-             for r in editions.groupBy("reject_reason").agg(F.sum("lines").alias("n")).collect()}
+        # Passes, joins and write are ONE Spark action (the partitioned write below): each pass
+        # runs once, only the deduplicated fiction rows are cached, and lines are counted by
+        # reason on the way through (observed metrics), not by extra jobs over cached passes.
+        edition_reasons_list = _reason_names("editions")
+        editions_seen = Observation("editions")
+        candidates = (
+            spark.read.text(args.editions)
+            .mapInArrow(lambda it: _edition_batches(it, years, args.current_year), _spark_schema(edition_schema))
+            .observe(editions_seen, *_reason_metrics(edition_reasons_list, F.col("lines")))
+            .filter(F.col("reject_reason").isNull()).drop("reject_reason", "lines", "languages")
         )
-        candidates = editions.filter(F.col("reject_reason").isNull()).drop("reject_reason", "lines")
-
-        works = spark.read.text(args.works).mapInArrow(_work_batches, _spark_schema(work_schema))
-        needed_works = candidates.select("work_key").where(F.col("work_key").isNotNull()).distinct()
-        works = works.persist()
-        work_reasons = Counter(
-            {r["reject_reason"] or "ok": r["n"]
-             for r in works.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
-        )
+        work_reasons_list = _reason_names("works")
+        works_seen = Observation("works")
         work_info = (
-            works.filter(F.col("reject_reason").isNull())
-            .join(needed_works, "work_key", "inner")
+            spark.read.text(args.works).mapInArrow(_work_batches, _spark_schema(work_schema))
+            .observe(works_seen, *_reason_metrics(work_reasons_list, F.lit(1)))
+            .filter(F.col("reject_reason").isNull())
             .dropDuplicates(["work_key"])
             .select("work_key", F.col("subjects").alias("work_subjects"),
                     F.col("author_keys").alias("work_author_keys"),
                     F.col("fiction_blocked").alias("work_blocked"), F.col("fiction_signal").alias("work_fiction"))
         )
         # is_fiction(edition subjects + work subjects), from the flags both passes computed.
+        fiction_seen = Observation("fiction")
         fiction = candidates.join(work_info, "work_key", "left").filter(
             (F.col("fiction_signal") | F.coalesce(F.col("work_fiction"), F.lit(False)))
             & ~(F.col("fiction_blocked") | F.coalesce(F.col("work_blocked"), F.lit(False)))
-        )
-        fiction_rows = fiction.persist().count()
-        edition_reasons["not_fiction"] += edition_reasons["candidate"] - fiction_rows
-        edition_reasons["candidate"] = fiction_rows
+        ).observe(fiction_seen, F.count(F.lit(1)).alias("rows"))
 
         no_strings = F.array().cast("array<string>")
         # One row per edition key (which duplicate survives is arbitrary, as in any dedupe), so
         # author names can be grouped back by edition key.
+        # Cached: the author names are grouped from it and joined back to it, and without the
+        # cache each side would run the edition and work passes again.
         kept = fiction.dropDuplicates(["edition_key"]).withColumn(
             "_author_keys",  # the edition's own author keys, else the work's (author_names' order)
             F.when(F.size(F.coalesce("author_keys", no_strings)) > 0, F.col("author_keys"))
-            .otherwise(F.coalesce("work_author_keys", no_strings)))
-        author_reasons: Counter = Counter()
+            .otherwise(F.coalesce("work_author_keys", no_strings))).persist()
+        authors_seen = None
+        author_reasons_list = _reason_names("authors")
         if args.authors:
-            authors = (spark.read.text(args.authors)
-                       .mapInArrow(_author_batches, _spark_schema(author_schema)).persist())
-            author_reasons = Counter(
-                {r["reject_reason"] or "ok": r["n"]
-                 for r in authors.groupBy("reject_reason").agg(F.count("*").alias("n")).collect()}
+            authors_seen = Observation("authors")
+            names = (
+                spark.read.text(args.authors).mapInArrow(_author_batches, _spark_schema(author_schema))
+                .observe(authors_seen, *_reason_metrics(author_reasons_list, F.lit(1)))
+                .filter(F.col("reject_reason").isNull() & F.col("name").isNotNull() & (F.col("name") != ""))
+                .dropDuplicates(["author_key"]).select("author_key", "name")
             )
             named = (
                 kept.select("edition_key", F.posexplode("_author_keys").alias("_pos", "author_key"))
-                .join(authors.filter(F.col("reject_reason").isNull() & F.col("name").isNotNull()
-                                     & (F.col("name") != ""))
-                      .dropDuplicates(["author_key"]).select("author_key", "name"),
-                      "author_key", "inner")
+                .join(names, "author_key", "inner")
                 .groupBy("edition_key")
                 .agg(F.array_sort(F.collect_list(F.struct("_pos", "name"))).alias("_named"))
             )
@@ -292,13 +356,32 @@ def main(argv: list[str] | None = None) -> None:
             F.array_distinct(F.concat(F.coalesce("subjects", no_strings),
                                       F.coalesce("work_subjects", no_strings))).alias("subjects"),
             "cover_id", "isbn_13", "publish_date", F.lit("eng").alias("language"),
-        ).persist()
+        )
 
+        # One write for all years: each year's rows in one sorted file under year=YYYY/, and
+        # "dynamic" overwrite replaces exactly the year folders written, leaving other years be.
         columns = [f.name for f in RECENT_FICTION_SCHEMA]
+        years_seen = Observation("years")
+        (kept.select(*columns, "year")
+         .observe(years_seen, *[F.sum((F.col("year") == y).cast("long")).alias(f"y{y}") for y in sorted(years)])
+         .repartition("year").sortWithinPartitions("year", "edition_key")
+         .write.partitionBy("year").mode("overwrite").option("partitionOverwriteMode", "dynamic")
+         .parquet(table_uri(args.warehouse, RECENT_FICTION)))
         targets = {year: year_uri(args.warehouse, RECENT_FICTION, year) for year in sorted(years)}
-        for year, target in targets.items():
-            (kept.filter(F.col("year") == year).select(*columns).orderBy("edition_key")
-             .coalesce(1).write.mode("overwrite").parquet(target))
+        rows_per_year = _observed(years_seen, "years")
+        for year in sorted(years):
+            if not rows_per_year[f"y{year}"]:  # no rows: the write above left this folder alone
+                (spark.createDataFrame([], kept.select(*columns).schema).coalesce(1)
+                 .write.mode("overwrite").parquet(targets[year]))
+
+        edition_reasons = _reason_counts(editions_seen, "editions", edition_reasons_list, "candidate")
+        work_reasons = _reason_counts(works_seen, "works", work_reasons_list, "ok")
+        author_reasons = (_reason_counts(authors_seen, "authors", author_reasons_list, "ok")
+                          if authors_seen is not None else Counter())
+        fiction_rows = int(_observed(fiction_seen, "fiction")["rows"] or 0)
+        edition_reasons["not_fiction"] = edition_reasons["candidate"] - fiction_rows
+        edition_reasons["candidate"] = fiction_rows
+
         per_year = {str(year): figures for year, figures in verify_fiction_years(spark, targets).items()}
         for year, figures in per_year.items():
             reporter.info(f"recent_fiction year={year}: {figures['rows']} rows")

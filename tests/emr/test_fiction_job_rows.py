@@ -8,14 +8,16 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from book_assets.emr.job_runtime import REPORT_PREFIX
 from book_assets.openlibrary.records import edition_fields
 from book_assets.resources.spark import SparkLauncher, spark_home
-from book_assets.warehouse import RECENT_FICTION, year_uri
+from book_assets.warehouse import RECENT_FICTION, RECENT_FICTION_SCHEMA, year_uri
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +78,13 @@ def job_output(tmp_path_factory):
         with gzip.open(root / kind / "part-00000.txt.gz", "wt", encoding="utf-8") as fh:
             fh.writelines(lines)
     warehouse = root / "warehouse"
+    # Left by an earlier build: 2021 (selected, no rows this time) must be emptied, 2018 (not
+    # selected) must be left as it is.
+    stale = pa.Table.from_pylist([{"edition_key": "/books/STALE", "pages": 200}], schema=RECENT_FICTION_SCHEMA)
+    for year in (2018, 2021):
+        folder = Path(year_uri(str(warehouse), RECENT_FICTION, year))
+        folder.mkdir(parents=True)
+        pq.write_table(stale, folder / "part-stale.parquet")
     launcher = SparkLauncher(master="local[2]", driver_memory="1g",
                              spark_conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"})
     cmd = launcher.submit_command("fiction", [
@@ -93,17 +102,17 @@ def job_output(tmp_path_factory):
     for year in (2019, 2020, 2021):
         for row in pq.read_table(year_uri(str(warehouse), RECENT_FICTION, year)).to_pylist():
             rows[row["edition_key"]] = {**row, "folder_year": year}
-    return report, rows
+    return report, rows, warehouse
 
 
 def test_fiction_decided_on_edition_and_work_subjects(job_output):
-    _, rows = job_output
+    _, rows, _ = job_output
     assert set(rows) == {"/books/OL1M", "/books/OL2M", "/books/OL3M", "/books/OL4M", "/books/OL6M", "/books/OL8M"}
     assert rows["/books/OL8M"]["folder_year"] == 2020
 
 
 def test_author_names_in_key_order_with_fallbacks(job_output):
-    _, rows = job_output
+    _, rows, _ = job_output
     assert rows["/books/OL1M"]["authors"] == ["Ann"]  # A2 unknown, A3 has an empty name
     assert rows["/books/OL2M"]["authors"] == ["Bob", "Ann"]  # the work's keys, repeats dropped
     by_statement = edition_fields("/books/OL3M", json.loads(EDITIONS[2].split("\t")[4]))["by_statement_authors"]
@@ -112,17 +121,31 @@ def test_author_names_in_key_order_with_fallbacks(job_output):
 
 
 def test_subjects_merged_and_duplicates_dropped(job_output):
-    _, rows = job_output
+    _, rows, _ = job_output
     assert rows["/books/OL6M"]["subjects"] == ["Fiction", "Love stories", "Romance"]
     assert rows["/books/OL2M"]["subjects"] == ["Novels"]
     assert rows["/books/OL4M"]["authors"] == ["Ann"]
 
 
 def test_every_line_counted_and_years_verified(job_output):
-    report, _ = job_output
+    report, _, _ = job_output
     assert report["lines_read"] == {"editions": len(EDITIONS), "works": len(WORKS), "authors": len(AUTHORS)}
     assert report["rejections"] == {"not_fiction": 2, "too_few_pages": 1}
     assert report["malformed"]["editions"] == {"wrong_column_count": 1}
     per_year = report["per_year"]
     assert {y: f["rows"] for y, f in per_year.items()} == {"2019": 5, "2020": 1, "2021": 0}
     assert all(f["year_mismatch"] == 0 and f["duplicate_edition_keys"] == 0 for f in per_year.values())
+
+
+def test_selected_years_replaced_and_other_years_left_alone(job_output):
+    _, _, warehouse = job_output
+    emptied = Path(year_uri(str(warehouse), RECENT_FICTION, 2021))
+    assert not (emptied / "part-stale.parquet").exists()
+    assert pq.read_table(emptied).num_rows == 0  # a year without rows is an empty table, not stale data
+    assert pq.read_table(emptied).schema.names == RECENT_FICTION_SCHEMA.names
+    kept = Path(year_uri(str(warehouse), RECENT_FICTION, 2018))
+    assert [p.name for p in kept.iterdir()] == ["part-stale.parquet"]
+    for year in (2019, 2020):  # one file per year, rows sorted by edition key
+        files = [p for p in Path(year_uri(str(warehouse), RECENT_FICTION, year)).iterdir() if p.suffix == ".parquet"]
+        keys = pq.read_table(files[0]).column("edition_key").to_pylist()
+        assert len(files) == 1 and keys == sorted(keys)
