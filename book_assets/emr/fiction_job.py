@@ -18,6 +18,10 @@ from collections import Counter
 from typing import Iterator
 
 
+OTHER_TYPE = {"editions": "not_an_edition", "works": "not_a_work", "authors": "not_an_author"}
+"""The reject reason of a line whose record type is not the one a pass reads, per dump."""
+
+
 def _arrow_schemas():
     import pyarrow as pa
 
@@ -119,7 +123,7 @@ def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> I
     schema = _arrow_schemas()[0]
     for batch in batches:
         rows, rejected = [], Counter()
-        for key, data, reason in _parsed(_lines(batch), "/type/edition", "not_an_edition"):
+        for key, data, reason in _parsed(_lines(batch), "/type/edition", OTHER_TYPE["editions"]):
             if reason is None:
                 if ENGLISH not in language_codes(data):
                     reason = REJECT_NOT_ENGLISH
@@ -156,7 +160,7 @@ def _work_batches(batches: Iterator) -> Iterator:
     strs = pa.list_(pa.string())
     for batch in batches:
         reasons, keys, subjects, authors, blocked, fiction = [], [], [], [], [], []
-        for key, data, reason in _parsed(_lines(batch), "/type/work", "not_a_work"):
+        for key, data, reason in _parsed(_lines(batch), "/type/work", OTHER_TYPE["works"]):
             reasons.append(reason)
             keys.append(key)
             if reason is None:  # work_fields' readers, without the title the job drops
@@ -184,7 +188,7 @@ def _author_batches(batches: Iterator) -> Iterator:
     schema = _arrow_schemas()[2]
     for batch in batches:
         reasons, keys, names = [], [], []
-        for key, data, reason in _parsed(_lines(batch), "/type/author", "not_an_author"):
+        for key, data, reason in _parsed(_lines(batch), "/type/author", OTHER_TYPE["authors"]):
             reasons.append(reason)
             if reason is None:
                 fields = author_fields(key, data)
@@ -199,17 +203,18 @@ def _author_batches(batches: Iterator) -> Iterator:
 
 
 def _reason_names(kind: str) -> list[str]:
-    """Every reason a pass over ``kind`` lines can give a line (``None`` = kept is not listed)."""
-    from book_assets.openlibrary.dump_lines import SKIP_REASONS
-    from book_assets.openlibrary.records import (
-        REJECT_NO_YEAR, REJECT_NOT_ENGLISH, REJECT_TOO_FEW_PAGES, REJECT_YEAR_NOT_SELECTED,
-    )
+    """Every reject reason the pass over the ``kind`` dump can give a line (kept lines have none).
 
-    malformed = [f"malformed:{r}" for r in SKIP_REASONS]
+    Editions can fail every ``edition_rejection`` check but the fiction one, which is decided
+    after the join with the works.
+    """
+    from book_assets.openlibrary.dump_lines import SKIP_REASONS
+    from book_assets.openlibrary.records import REJECT_NOT_FICTION, REJECT_REASONS
+
+    reasons = [f"malformed:{r}" for r in SKIP_REASONS] + [OTHER_TYPE[kind]]
     if kind == "editions":
-        return malformed + ["not_an_edition", REJECT_NOT_ENGLISH, REJECT_NO_YEAR, REJECT_YEAR_NOT_SELECTED,
-                            REJECT_TOO_FEW_PAGES]
-    return malformed + [{"works": "not_a_work", "authors": "not_an_author"}[kind]]
+        reasons += [r for r in REJECT_REASONS if r != REJECT_NOT_FICTION]
+    return reasons
 
 
 def _reason_metrics(reasons: list[str], lines):
