@@ -30,8 +30,8 @@ def _arrow_schemas():
         ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
         ("title", pa.string()), ("by_statement_authors", strs), ("author_keys", strs), ("year", pa.int32()),
         ("publish_date", pa.string()), ("pages", pa.int32()), ("subjects", strs), ("cover_id", pa.int64()),
-        ("isbn_13", pa.string()), ("languages", strs),
-        ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_()), ("lines", pa.int64()),
+        ("isbn_13", pa.string()), ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_()),
+        ("lines", pa.int64()),
     ])
     work = pa.schema([("reject_reason", pa.string()), ("work_key", pa.string()), ("subjects", strs),
                       ("author_keys", strs), ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_())])
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
             spark.read.text(args.editions)
             .mapInArrow(lambda it: _edition_batches(it, years, args.current_year), _spark_schema(edition_schema))
             .observe(editions_seen, *_reason_metrics(edition_reasons_list, F.col("lines")))
-            .filter(F.col("reject_reason").isNull()).drop("reject_reason", "lines", "languages")
+            .filter(F.col("reject_reason").isNull()).drop("reject_reason", "lines")
         )
         work_reasons_list = _reason_names("works")
         works_seen = Observation("works")
