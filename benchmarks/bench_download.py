@@ -61,7 +61,7 @@ class ServerProcess:
     def max_requests_in_window(self, window_s: float) -> int:
         return self._ask("max_requests_in_window", window_s)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._ask("stop")
         self._proc.join(timeout=10)
 
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         polite = run(server, args.polite_covers, args.polite_rps, args.polite_concurrency, 5_000_000)
         log(f"polite: {polite}")
     finally:
-        server.stop() if args.same_process else server.close()
+        server.stop()
     ceiling = args.polite_rps
     rows = [
         [f"unthrottled ({args.concurrency} workers)", fast["ok"], fast["seconds"], fast["covers_per_s"],

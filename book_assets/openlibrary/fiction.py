@@ -68,8 +68,10 @@ def fiction_signals(subjects: Iterable[str]) -> tuple[bool, bool]:
     """``(blocked, fiction)`` for a list of subjects: does any subject mark the book juvenile or
     non-fiction, does any say fiction. Non-string items are ignored.
 
-    The two flags of a union of lists are the ``or`` of each list's flags, so a Spark job can
-    compute them per edition and per work and decide :func:`is_fiction` after the join.
+    The scan stops at the first blocking subject, so with ``blocked`` set ``fiction`` only covers
+    the subjects before it (it no longer matters). ``blocked`` of a union of lists is the ``or``
+    of each list's, and so is ``fiction`` whenever no list is blocked, so a Spark job can compute
+    both per edition and per work and decide :func:`is_fiction` after the join.
     """
     fiction = False
     for subject in subjects or ():
