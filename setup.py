@@ -38,6 +38,8 @@ setup(
         "pydantic>=2.7",
         "boto3>=1.35",
         "isal>=1.6",
+        # fast JSON for dump lines (book_assets/openlibrary/dump_lines.py) and the corpus generator
+        "orjson>=3.10",
     ],
     extras_require={
         "test": [

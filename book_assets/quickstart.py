@@ -31,18 +31,32 @@ def prepare_dagster_home() -> Path:
     return home
 
 
+def demo_corpus(corpus_dir: Path, years: str, n_editions: int = 3000) -> Path:
+    """The offline demo's generated dump for the ``BOOK_ASSETS_YEARS`` spec ``years``.
+
+    ``years`` is read by the project's year parser (``2019``, ``2019-2020``, ``2015,2018-2020``;
+    empty = the default years). A corpus already there is reused only if it was generated for
+    the same years; the manifest is written last, so a half-written corpus is generated again.
+    """
+    from book_assets.corpus.generator import CorpusManifest, generate_corpus
+    from book_assets.settings import parse_years
+
+    wanted = parse_years(years)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if sorted(int(y) for y in CorpusManifest.load(corpus_dir).years) == wanted:
+            return corpus_dir
+    generate_corpus(corpus_dir, n_editions=n_editions, seed=1, years=tuple(wanted))
+    return corpus_dir
+
+
 @contextlib.contextmanager
 def offline_sources(data_home: Path, years: str):
     """Generated dump + loopback cover server + tiny CLIP, exported as BOOK_ASSETS_* env vars."""
     sys.path.insert(0, str(REPO))
-    from book_assets.corpus.generator import generate_corpus
     from tests.support.cover_server import CoverServer
     from tests.support.tiny_clip import build_tiny_clip
 
-    first, last = (int(y) for y in years.split("-"))
-    corpus_dir = data_home / "demo" / "corpus"
-    if not (corpus_dir / "manifest.json").exists():
-        generate_corpus(corpus_dir, n_editions=3000, seed=1, years=tuple(range(first, last + 1)))
+    corpus_dir = demo_corpus(data_home / "demo" / "corpus", years)
     clip_dir = build_tiny_clip(data_home / "demo" / "tiny_clip")
     covers = (REPO / ".." / "shared" / "data" / "covers").resolve()
     with CoverServer(covers) as server:

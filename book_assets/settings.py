@@ -1,8 +1,13 @@
-"""Environment-driven settings shared by the Dagster resources, the Spark jobs and the CLIs.
+"""Project defaults, the one parser of year specs, and the settings the search front end reads.
 
-Every knob the project has is read here, from one ``BOOK_ASSETS_*`` environment variable each,
-so that the Dagster resources (which wrap these values in ``EnvVar``s), the search CLI/web app
-and the standalone Spark job scripts agree on defaults.
+* ``DEFAULT_*``: the defaults of the ``BOOK_ASSETS_*`` variables. The Dagster resources
+  (``book_assets/resources/``, which wrap the variables in ``EnvVar``s) and the search CLI/web app
+  import them from here so they agree.
+* :func:`parse_year_spec`: the single implementation of the year syntax (``2019``,
+  ``2015-2024``, ``2015,2018-2020``) used by ``BOOK_ASSETS_YEARS``, the Spark jobs' ``--years``,
+  the EMR launcher, the quickstart and the search input checks. Stdlib only, so the Spark job
+  scripts can import it on a cluster.
+* :class:`Settings`: the variables the search front end (``SearchService.from_settings``) needs.
 """
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ DEFAULT_COLLECTION = "book_covers"
 DEFAULT_COVERS_RPS = 6.0
 DEFAULT_HOME = "./data"
 
-_YEAR_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+MAX_YEARS = 200  # most years one spec may name
+
+_YEAR_PART = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
 
 
 def default_years(today: _dt.date | None = None) -> list[int]:
@@ -32,27 +39,45 @@ def default_years(today: _dt.date | None = None) -> list[int]:
     return list(range(last - 9, last + 1))
 
 
-def parse_years(spec: str | None, today: _dt.date | None = None) -> list[int]:
-    """Parse ``"2015-2024"``, ``"2019"`` or ``"2015,2018-2020"`` into a sorted list of years.
+def year_span(first: int, last: int, label: str = "years") -> list[int]:
+    """``first..last`` inclusive; ``ValueError`` if it ends before it starts or is over :data:`MAX_YEARS`."""
+    if last < first:
+        raise ValueError(f"{label}: range {first}-{last} ends before it starts")
+    if last - first + 1 > MAX_YEARS:
+        raise ValueError(f"{label}: at most {MAX_YEARS} years at once")
+    return list(range(first, last + 1))
 
-    An empty spec gives :func:`default_years`. Raises ``ValueError`` with a clear message on
-    anything else (reversed ranges, non-years, more than 200 years).
+
+def parse_year_spec(spec: str, label: str = "years") -> list[int]:
+    """Parse ``"2019"``, ``"2015-2024"`` or ``"2015,2018-2020"`` into a sorted list of distinct years.
+
+    The one implementation of the project's year syntax: comma-separated parts, each a 4-digit
+    year or an inclusive ``first-last`` range (spaces allowed, empty parts ignored). Raises
+    ``ValueError`` whose message starts with ``label``: an empty spec, a part that is not a year
+    or range, a range that ends before it starts, more than :data:`MAX_YEARS` years in all.
     """
+    if not isinstance(spec, str):
+        raise ValueError(f"{label}: expected text like 2015-2024 or 2019,2021, got {type(spec).__name__}")
+    years: set[int] = set()
+    parts = [part for part in spec.split(",") if part.strip()]
+    if not parts:
+        raise ValueError(f"{label}: no years given; use e.g. 2015-2024, 2019 or 2019,2021-2023")
+    for part in parts:
+        match = _YEAR_PART.match(part)
+        if not match:
+            raise ValueError(f"{label}: cannot read {part.strip()[:40]!r}; use e.g. 2015-2024, 2019 or 2019,2021-2023")
+        first = int(match.group(1))
+        years.update(year_span(first, int(match.group(2) or first), label))
+        if len(years) > MAX_YEARS:
+            raise ValueError(f"{label}: at most {MAX_YEARS} years at once")
+    return sorted(years)
+
+
+def parse_years(spec: str | None, today: _dt.date | None = None) -> list[int]:
+    """``BOOK_ASSETS_YEARS``: :func:`parse_year_spec`, or :func:`default_years` when unset or blank."""
     if spec is None or not spec.strip():
         return default_years(today)
-    years: set[int] = set()
-    for part in spec.split(","):
-        match = _YEAR_RANGE.match(part)
-        if not match:
-            raise ValueError(f"BOOK_ASSETS_YEARS: cannot read {part!r}; use e.g. '2015-2024' or '2019,2021'")
-        first = int(match.group(1))
-        last = int(match.group(2) or first)
-        if last < first:
-            raise ValueError(f"BOOK_ASSETS_YEARS: range {part!r} ends before it starts")
-        years.update(range(first, last + 1))
-    if len(years) > 200:
-        raise ValueError("BOOK_ASSETS_YEARS: more than 200 years requested")
-    return sorted(years)
+    return parse_year_spec(spec, "BOOK_ASSETS_YEARS")
 
 
 def _env(name: str, default: str) -> str:
@@ -62,35 +87,25 @@ def _env(name: str, default: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """A snapshot of the ``BOOK_ASSETS_*`` environment, with the project's defaults filled in."""
+    """What the search front end reads from the environment (``BOOK_ASSETS_HOME``, the CLIP model
+    and the Milvus connection), with the project's defaults filled in.
+
+    The pipeline's own knobs are Dagster resources (``book_assets/resources/factory.py``).
+    """
 
     home: str
-    editions_dump: str
-    works_dump: str
-    authors_dump: str
-    years: tuple[int, ...]
-    cover_url_template: str
     clip_model: str
-    covers_rps: float
     milvus_uri: str
     milvus_token: str
     milvus_collection: str
-    sample_lines: int
 
     @classmethod
     def from_env(cls) -> "Settings":
         home = _env("BOOK_ASSETS_HOME", DEFAULT_HOME)
         return cls(
             home=home,
-            editions_dump=_env("BOOK_ASSETS_EDITIONS_DUMP", DEFAULT_EDITIONS_DUMP),
-            works_dump=_env("BOOK_ASSETS_WORKS_DUMP", DEFAULT_WORKS_DUMP),
-            authors_dump=os.environ.get("BOOK_ASSETS_AUTHORS_DUMP", DEFAULT_AUTHORS_DUMP),
-            years=tuple(parse_years(os.environ.get("BOOK_ASSETS_YEARS"))),
-            cover_url_template=_env("BOOK_ASSETS_COVER_URL_TEMPLATE", DEFAULT_COVER_URL_TEMPLATE),
             clip_model=_env("BOOK_ASSETS_CLIP_MODEL", DEFAULT_CLIP_MODEL),
-            covers_rps=float(_env("BOOK_ASSETS_COVERS_RPS", str(DEFAULT_COVERS_RPS))),
             milvus_uri=_env("BOOK_ASSETS_MILVUS_URI", str(Path(home) / "milvus.db")),
             milvus_token=os.environ.get("BOOK_ASSETS_MILVUS_TOKEN", ""),
             milvus_collection=_env("BOOK_ASSETS_MILVUS_COLLECTION", DEFAULT_COLLECTION),
-            sample_lines=int(_env("BOOK_ASSETS_SAMPLE_LINES", "0")),
         )

@@ -102,8 +102,16 @@ def build_spark(app_name: str, extra_conf: dict[str, str] | None = None):
 
 
 def parse_years_arg(value: str) -> list[int]:
-    """``"2019,2020"`` → ``[2019, 2020]``; the launcher always passes the years explicitly."""
-    years = sorted({int(v) for v in value.split(",") if v.strip()})
-    if not years:
-        raise SystemExit("--years must name at least one year")
-    return years
+    """``--years``: ``"2019,2020"`` (what the launcher passes) or any spec ``BOOK_ASSETS_YEARS`` takes.
+
+    Parsed by :func:`book_assets.settings.parse_year_spec`; a bad value is an
+    ``argparse.ArgumentTypeError`` carrying the parser's message (argparse prints it and exits 2).
+    """
+    import argparse
+
+    from book_assets.settings import parse_year_spec
+
+    try:
+        return parse_year_spec(value, "--years")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

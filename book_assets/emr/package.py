@@ -38,17 +38,22 @@ JOB_REQUIREMENTS = [
     "requests>=2.32",
     "urllib3>=2",
     "tenacity>=9",
+    "orjson>=3.10",  # the fiction job's fast JSON path (book_assets/openlibrary/dump_lines.py)
     "torch==2.13.0",  # CPU wheels: --extra-index-url https://download.pytorch.org/whl/cpu
     "transformers>=5.20,<6",
     "tokenizers>=0.22",
     "safetensors>=0.6",
 ]
 
-# EMR release → (Spark, Python the image ships). Verify against the release notes of your release.
+# EMR release → (Spark, Python the image ships): the Spark versions are those of the EMR
+# Serverless release pages ("release-version-7x0"). Verify against the notes of your release.
 RELEASES = {
     "emr-6.15.0": ("3.4.1", "3.7"),
     "emr-7.0.0": ("3.5.0", "3.9"),
+    "emr-7.1.0": ("3.5.0", "3.9"),
     "emr-7.2.0": ("3.5.1", "3.9"),
+    "emr-7.3.0": ("3.5.1", "3.9"),
+    "emr-7.4.0": ("3.5.2", "3.9"),
     "emr-7.5.0": ("3.5.2", "3.9"),
 }
 

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from botocore.exceptions import BotoCoreError
 from dagster import Config, DagsterInvariantViolationError, Failure, MetadataValue
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.pipes.client import PipesClientCompletedInvocation, PipesParams
@@ -49,6 +50,7 @@ from dagster_pipes import PipesDefaultMessageWriter
 from pydantic import Field
 
 from book_assets.emr.job_runtime import BASE_SPARK_CONF
+from book_assets.settings import parse_year_spec
 
 PYSPARK_ENV_ALIAS = "environment"
 CODE_ZIP = "book_assets.zip"
@@ -90,6 +92,11 @@ class EmrServerlessConfig(Config):
     log_group_name: str = Field(default="/aws/emr-serverless", description="CloudWatch log group")
     log_stream_prefix: str = Field(default="book-assets", description="CloudWatch log stream name prefix")
     poll_interval_s: float = Field(default=10.0, description="seconds between GetJobRun polls")
+    allow_local_paths: bool = Field(
+        default=False,
+        description="only for an emulator whose jobs run on this host: let jobs get this host's paths "
+        "(on EMR Serverless every input and output location must be an s3:// URI)",
+    )
 
     # -- derived locations -------------------------------------------------------------------
     def artifacts_uri(self) -> str:
@@ -198,8 +205,12 @@ def build_start_job_run_request(
 
 
 def years_from_args(args: list[str]) -> list[int]:
-    if "--years" in args:
-        return sorted(int(y) for y in args[args.index("--years") + 1].split(",") if y.strip())
+    """The years in a job's ``--years`` argument (for the run's name and tags); ``[]`` without one.
+
+    Parsed by :func:`book_assets.settings.parse_year_spec`, as the job script itself parses it.
+    """
+    if "--years" in args and args.index("--years") + 1 < len(args):
+        return parse_year_spec(args[args.index("--years") + 1], "--years")
     return []
 
 
@@ -255,8 +266,22 @@ class CloudWatchDriverLog(DriverLog):
         return (cursor, "\n".join(lines)) if lines else None
 
 
+class DriverLogError(RuntimeError):
+    """A driver log cannot be read for a reason other than "not written yet" (access denied, no
+    such bucket, no connection): the message names its ``s3://`` URI."""
+
+
+# What S3 answers for an object that does not exist (yet): GetObject's NoSuchKey, HeadObject's bare 404.
+_S3_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
 class S3DriverLog(DriverLog):
-    """``<logUri>/applications/<app>/jobs/<run>/SPARK_DRIVER/<stdout|stderr>.gz`` (rewritten as it grows)."""
+    """``<logUri>/applications/<app>/jobs/<run>/SPARK_DRIVER/<stdout|stderr>.gz`` (rewritten as it grows).
+
+    An object that is not there yet reads as "nothing yet"; any other failure (AccessDenied,
+    NoSuchBucket, an unreachable endpoint) raises :class:`DriverLogError` with the URI, so a
+    missing permission shows up as such instead of as a job that "reported no figures".
+    """
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self.client, self.bucket, self.key = client, bucket, key
@@ -265,17 +290,27 @@ class S3DriverLog(DriverLog):
     def name(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
-    def exists(self) -> bool:
+    def _request(self, call: Callable[..., Any]) -> Any | None:
+        """``call(Bucket=…, Key=…)``; ``None`` if the object does not exist (yet)."""
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self.key)
-            return True
-        except Exception:
-            return False
+            return call(Bucket=self.bucket, Key=self.key)
+        except Exception as exc:
+            error = getattr(exc, "response", None)
+            code = str(error.get("Error", {}).get("Code", "")) if isinstance(error, dict) else ""
+            if code in _S3_NOT_FOUND:
+                return None
+            raise DriverLogError(f"cannot read driver log {self.name}: {code or type(exc).__name__}: {exc}") from exc
+
+    def exists(self) -> bool:
+        return self._request(self.client.head_object) is not None
 
     def read_from(self, cursor: int | None) -> tuple[int, str] | None:
+        got = self._request(self.client.get_object)
+        if got is None:
+            return None
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
-        except Exception:
+            body = got["Body"].read()
+        except (BotoCoreError, OSError):  # the connection dropped mid-body: try again next time
             return None
         try:
             text = gzip.decompress(body).decode("utf-8", "replace")
@@ -286,6 +321,14 @@ class S3DriverLog(DriverLog):
         if end <= start:
             return None
         return end, text[start:end].rstrip("\n")
+
+    def tail(self, lines: int = ERROR_TAIL_LINES) -> str:
+        """As :meth:`DriverLog.tail`; an unreadable log gives the reason instead (it is used to
+        describe a failed job run, which must not be masked)."""
+        try:
+            return super().tail(lines)
+        except DriverLogError as exc:
+            return f"({exc})"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -366,7 +409,12 @@ class DriverLogForwarder(PipesLogReader):
         cursor, quiet_since = None, None
         while True:
             closed = is_session_closed.is_set()
-            got = self.log.read_from(cursor)
+            try:
+                got = self.log.read_from(cursor)
+            except DriverLogError as exc:  # forwarding is a convenience: say why it stops, once
+                self.target.write(f"[book_assets] driver log {self.log.name} cannot be forwarded: {exc}\n")
+                self.target.flush()
+                return
             if got:
                 cursor, text = got
                 for line in text.splitlines():

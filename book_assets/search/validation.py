@@ -5,28 +5,35 @@ user as-is (the CLI prints it and exits 2; the web app answers 400 with it).
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Sequence
 
 from book_assets.milvus.schema import EDITION_KEY_RE, MAX_YEAR, MIN_YEAR
+from book_assets.settings import MAX_YEARS, parse_year_spec, year_span
 
 MAX_QUERY_LENGTH = 500
 MIN_TOP_K, MAX_TOP_K = 1, 100
-MAX_YEARS = 200
 
-_YEAR_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+
+def _check_years(years: list[int]) -> list[int]:
+    """Every year of a parsed spec within the Milvus id range (the parser checks shape and size)."""
+    check_year(years[0], "first year")
+    check_year(years[-1], "last year")
+    return years
 
 
 def parse_year_range(spec: str) -> tuple[int, int]:
-    """``"2018-2020" -> (2018, 2020)``; ``"2019" -> (2019, 2019)``."""
+    """``"2018-2020" -> (2018, 2020)``; ``"2019" -> (2019, 2019)``.
+
+    Parsed by the project's one year parser (:func:`book_assets.settings.parse_year_spec`); a
+    spec that names separate ranges (``"2015,2018"``) is refused here because the search takes
+    one inclusive range.
+    """
     if not isinstance(spec, str):
         raise ValueError("years must be text like 2018-2020")
-    match = _YEAR_RANGE.match(spec)
-    if not match:
-        raise ValueError(f"years: cannot read {spec[:40]!r}; use e.g. 2018-2020 or 2019")
-    first = int(match.group(1))
-    last = int(match.group(2) or first)
-    return check_year_range(first, last)
+    years = _check_years(parse_year_spec(spec, "years"))
+    if years[-1] - years[0] + 1 != len(years):
+        raise ValueError(f"years: give one range like 2018-2020 or one year, got {spec.strip()[:40]!r}")
+    return years[0], years[-1]
 
 
 def check_year(year: Any, what: str = "year") -> int:
@@ -44,17 +51,13 @@ def check_year(year: Any, what: str = "year") -> int:
 
 
 def check_year_range(first: Any, last: Any) -> tuple[int, int]:
-    first_year = check_year(first, "first year")
-    last_year = check_year(last, "last year")
-    if last_year < first_year:
-        raise ValueError(f"years: range {first_year}-{last_year} ends before it starts")
-    if last_year - first_year + 1 > MAX_YEARS:
-        raise ValueError(f"years: at most {MAX_YEARS} years at once")
-    return first_year, last_year
+    years = year_span(check_year(first, "first year"), check_year(last, "last year"), "years")
+    return years[0], years[-1]
 
 
 def normalize_years(years: tuple[int, int] | Sequence[int] | str | None) -> list[int] | None:
-    """Turn ``None``, ``"2018-2020"``, a ``(first, last)`` pair or a list of years into a year list.
+    """Turn ``None``, a year spec (``"2018-2020"``, ``"2015,2018-2020"``), a ``(first, last)`` pair
+    or a list of years into a sorted year list.
 
     A 2-tuple is read as an inclusive range; a list (or any other sequence) as explicit years.
     """
@@ -63,8 +66,7 @@ def normalize_years(years: tuple[int, int] | Sequence[int] | str | None) -> list
     if isinstance(years, str):
         if not years.strip():
             return None
-        first, last = parse_year_range(years)
-        return list(range(first, last + 1))
+        return _check_years(parse_year_spec(years, "years"))
     if isinstance(years, tuple) and len(years) == 2:
         first, last = check_year_range(*years)
         return list(range(first, last + 1))

@@ -20,6 +20,7 @@ class _RangeServer:
         self.cut_first_at = cut_first_at
         self.lie_about_size = lie_about_size
         self.ranges: list[str | None] = []
+        self.if_ranges: list[str | None] = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,6 +42,7 @@ class _RangeServer:
             def do_GET(self):
                 rng = self.headers.get("Range")
                 outer.ranges.append(rng)
+                outer.if_ranges.append(self.headers.get("If-Range"))
                 start = int(rng.split("=")[1].split("-")[0]) if rng else 0
                 body = outer.payload[start:]
                 status = 206 if rng else 200
@@ -70,12 +72,21 @@ def _dump_bytes(lines: int) -> bytes:
     return gzip.compress(text.encode())
 
 
-def test_interrupted_download_resumes_with_range(tmp_path):
+def test_interrupted_download_resumes_with_range(tmp_path, monkeypatch):
+    import book_assets.dump.fetch as fetch
+
+    monkeypatch.setattr(fetch, "CHUNK", 1000)  # the cut falls after whole chunks were written
+    monkeypatch.setattr(fetch._download_with_resume.retry, "wait", lambda *a, **k: 0)
     payload = _dump_bytes(3000)
-    with _RangeServer(payload, cut_first_at=len(payload) // 3) as url:
+    cut = len(payload) // 3
+    server = _RangeServer(payload, cut_first_at=cut)
+    with server as url:
         fetched = fetch_dump(url, tmp_path / "raw")
     assert fetched.path.read_bytes() == payload
     assert fetched.size == len(payload)
+    assert server.ranges[0] is None and len(server.ranges) == 2
+    resumed_at = int(server.ranges[1].split("=")[1].rstrip("-"))
+    assert 0 < resumed_at <= cut and server.if_ranges[1] == '"v1"'
 
 
 def test_resume_sends_range_for_existing_part_file(tmp_path):
@@ -83,10 +94,11 @@ def test_resume_sends_range_for_existing_part_file(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "ol_dump_editions_latest.txt.gz.part").write_bytes(payload[:1000])
+    (raw / "ol_dump_editions_latest.txt.gz.part.validator").write_text('"v1"')  # the version it came from
     server = _RangeServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
-    assert server.ranges == ["bytes=1000-"]
+    assert server.ranges == ["bytes=1000-"] and server.if_ranges == ['"v1"']
     assert fetched.path.read_bytes() == payload
     assert fetched.downloaded_bytes == len(payload) - 1000
 
