@@ -17,6 +17,7 @@ from book_assets import quality
 from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
+from book_assets.dump.publish import publish_staged
 from book_assets.dump.staging import DumpFileError, stage_dump
 from book_assets.partitions import year_partitions
 from book_assets.resources.pipeline import PipelineConfig
@@ -24,10 +25,6 @@ from book_assets.resources.spark import SparkLauncher
 from book_assets.warehouse import COVER_URLS_SCHEMA, RECENT_FICTION_SCHEMA
 
 INGEST_GROUP = "ingest"
-
-
-def staged_dir(config: PipelineConfig, kind: str) -> Path:
-    return Path(config.home) / "staged" / kind
 
 
 def _schema(schema) -> TableSchema:
@@ -47,7 +44,9 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
     A URL is downloaded (streaming, resumable, size-checked) into ``$BOOK_ASSETS_HOME/raw``; a
     local path is used in place. Each dump is then split into gzip parts under
     ``$BOOK_ASSETS_HOME/staged/<kind>/`` so Spark reads it on every core (one ``.gz`` is one
-    Spark task). ``BOOK_ASSETS_SAMPLE_LINES`` keeps only the first N lines of each dump.
+    Spark task). ``BOOK_ASSETS_SAMPLE_LINES`` keeps only the first N lines of each dump. With
+    ``BOOK_ASSETS_STAGED`` set (``s3://…`` for EMR Serverless) the parts are then copied there,
+    where the Spark jobs read them; an up-to-date copy is not made again.
     """
     sources = {"editions": pipeline.editions_dump, "works": pipeline.works_dump}
     if pipeline.authors_dump:
@@ -57,11 +56,17 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
         try:
             fetched = fetch_dump(source, Path(pipeline.home) / "raw")
             staged = stage_dump(
-                kind, fetched.path, source, fetched.version, staged_dir(pipeline, kind),
+                kind, fetched.path, source, fetched.version, pipeline.local_staged(kind),
                 part_lines=pipeline.part_lines, sample_lines=pipeline.sample_lines,
             )
         except (DumpFetchError, DumpFileError) as exc:
             raise Failure(description=f"{kind} dump: {exc}") from exc
+        try:
+            published = publish_staged(pipeline.local_staged(kind), pipeline.staged(kind))
+        except OSError as exc:  # pyarrow.fs errors (access denied, no such bucket) are OSErrors
+            raise Failure(description=f"{kind} dump: copying the staged parts to {pipeline.staged(kind)} failed: {exc}") from exc
+        if published.files:
+            context.log.info(f"{kind}: copied {published.files} files ({published.bytes} bytes) to {published.uri}")
         context.log.info(
             f"{kind}: {staged.lines} lines in {staged.parts} parts"
             + (" (reused)" if staged.reused else f" staged in {staged.seconds}s")
@@ -70,6 +75,7 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
         metadata[f"{kind}_parts"] = MetadataValue.int(staged.parts)
         metadata[f"{kind}_bytes"] = MetadataValue.int(staged.bytes_in)
         metadata[f"{kind}_source"] = MetadataValue.text(source)
+        metadata[f"{kind}_staged_uri"] = MetadataValue.text(published.uri)
         metadata[f"{kind}_version"] = MetadataValue.text(fetched.version)
         metadata[f"{kind}_downloaded_bytes"] = MetadataValue.int(fetched.downloaded_bytes)
         # Lines staging dropped (not valid UTF-8): Spark would silently replace their bytes.
@@ -108,14 +114,14 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
     """
     years = selected_years(context)
     args = [
-        "--editions", str(staged_dir(pipeline, "editions")),
-        "--works", str(staged_dir(pipeline, "works")),
+        "--editions", pipeline.staged("editions"),
+        "--works", pipeline.staged("works"),
         "--warehouse", pipeline.warehouse(),
         "--years", ",".join(map(str, years)),
         "--current-year", str(pipeline.effective_current_year()),
     ]
     if pipeline.authors_dump:
-        args += ["--authors", str(staged_dir(pipeline, "authors"))]
+        args += ["--authors", pipeline.staged("authors")]
     report = spark.run_job(context, "fiction", args).report
     dump_outcomes = quality.dump_checks(report["lines_read"], report["malformed"], pipeline.max_malformed_rate)
     outcomes = {str(y): quality.fiction_checks(report["per_year"][str(y)]) + dump_outcomes for y in years}

@@ -6,7 +6,7 @@ the dump once and writes ``part-NNNNN.txt.gz`` files of ``part_lines`` lines eac
 the byte offset reached, instead of producing a silently short dataset. Lines that are not
 valid UTF-8 are dropped here and counted by reason (``not_utf8``): Spark's text reader would
 silently replace the bad bytes, so this is the one place they can be seen. Staging is idempotent:
-an identical source (same version, same sample size) is not staged twice.
+an identical source (same version, same sample size, same part size) is not staged twice.
 """
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ class StagedDump:
     lines_read: int = 0  # lines read from the source, dropped ones included
     skipped: dict = field(default_factory=dict)  # reason -> lines dropped (``not_utf8``)
     skipped_examples: dict = field(default_factory=dict)  # reason -> first line numbers (1-based)
+    part_lines: int = 0  # lines per part asked for (0 in manifests written before it was recorded)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -160,6 +161,7 @@ def stage_dump(
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text())
         if (old.get("version") == version and old.get("sample_lines") == sample_lines and old.get("source") == source
+                and old.get("part_lines") == max(1, int(part_lines))  # a new part size re-splits
                 and "lines_read" in old):  # older manifests were staged without the UTF-8 check
             return StagedDump(**{**old, "reused": True})
     started = time.monotonic()
@@ -214,6 +216,7 @@ def stage_dump(
         seconds=round(time.monotonic() - started, 3), reused=False, lines_read=read,
         skipped={NOT_UTF8: not_utf8} if not_utf8 else {},
         skipped_examples={NOT_UTF8: bad_examples} if not_utf8 else {},
+        part_lines=writer.part_lines,
     )
     (tmp / MANIFEST).write_text(staged.to_json())
     if out_dir.exists():

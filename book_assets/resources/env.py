@@ -7,8 +7,14 @@ from typing import Any
 from dagster import EnvVar
 
 
-def env_value(name: str, default: Any) -> Any:
-    """``EnvVar(name)`` (typed like ``default``) when ``name`` is set, else ``default``."""
+def env_value(name: str, default: Any, empty_is_value: bool = False) -> Any:
+    """``EnvVar(name)`` (typed like ``default``) when ``name`` is set, else ``default``.
+
+    A variable set to the empty string counts as unset, except with ``empty_is_value`` (a string
+    setting where ``""`` means something, e.g. "no authors dump"): then it is the value ``""``.
+    """
+    if name in os.environ and os.environ[name] == "" and empty_is_value:
+        return ""
     if os.environ.get(name, "") == "":
         return default
     if isinstance(default, bool):

@@ -14,9 +14,12 @@ def build_resources() -> dict:
         "pipeline": PipelineConfig(
             home=env_value("BOOK_ASSETS_HOME", defaults.DEFAULT_HOME),
             warehouse_uri=env_value("BOOK_ASSETS_WAREHOUSE", ""),
+            staged_uri=env_value("BOOK_ASSETS_STAGED", ""),
+            covers_cache_uri=env_value("BOOK_ASSETS_COVERS_CACHE", ""),
             editions_dump=env_value("BOOK_ASSETS_EDITIONS_DUMP", defaults.DEFAULT_EDITIONS_DUMP),
             works_dump=env_value("BOOK_ASSETS_WORKS_DUMP", defaults.DEFAULT_WORKS_DUMP),
-            authors_dump=env_value("BOOK_ASSETS_AUTHORS_DUMP", defaults.DEFAULT_AUTHORS_DUMP),
+            # Set but empty means "no authors dump" (names from by_statement), not the default.
+            authors_dump=env_value("BOOK_ASSETS_AUTHORS_DUMP", defaults.DEFAULT_AUTHORS_DUMP, empty_is_value=True),
             cover_url_template=env_value("BOOK_ASSETS_COVER_URL_TEMPLATE", defaults.DEFAULT_COVER_URL_TEMPLATE),
             sample_lines=env_value("BOOK_ASSETS_SAMPLE_LINES", 0),
             part_lines=env_value("BOOK_ASSETS_PART_LINES", 500_000),

@@ -6,6 +6,7 @@ Each field is fed from one ``BOOK_ASSETS_*`` environment variable (see README), 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
@@ -17,9 +18,20 @@ from book_assets.warehouse import join_uri
 class PipelineConfig(ConfigurableResource):
     """Data locations and dump sources."""
 
-    home: str = Field(default=defaults.DEFAULT_HOME, description="BOOK_ASSETS_HOME: root of all data")
+    home: str = Field(
+        default=defaults.DEFAULT_HOME,
+        description="BOOK_ASSETS_HOME: local root of all data (dump downloads and staging always happen here)",
+    )
     warehouse_uri: str = Field(
         default="", description="BOOK_ASSETS_WAREHOUSE: warehouse root URI (default $HOME/warehouse; s3://… on EMR)"
+    )
+    staged_uri: str = Field(
+        default="",
+        description="BOOK_ASSETS_STAGED: where the Spark jobs read the staged dumps (default $HOME/staged; "
+        "s3://… on EMR: the parts are copied there after staging)",
+    )
+    covers_cache_uri: str = Field(
+        default="", description="BOOK_ASSETS_COVERS_CACHE: cover cache root URI (default $HOME/covers; s3://… on EMR)"
     )
     editions_dump: str = Field(default=defaults.DEFAULT_EDITIONS_DUMP, description="BOOK_ASSETS_EDITIONS_DUMP")
     works_dump: str = Field(default=defaults.DEFAULT_WORKS_DUMP, description="BOOK_ASSETS_WORKS_DUMP")
@@ -37,8 +49,16 @@ class PipelineConfig(ConfigurableResource):
     def warehouse(self) -> str:
         return self.warehouse_uri or join_uri(self.home, "warehouse")
 
+    def local_staged(self, kind: str) -> Path:
+        """The folder on this host that staging splits the ``kind`` dump into."""
+        return Path(self.home) / "staged" / kind
+
+    def staged(self, kind: str) -> str:
+        """Where the Spark jobs read the staged ``kind`` dump (the local folder by default)."""
+        return join_uri(self.staged_uri, kind) if self.staged_uri else str(self.local_staged(kind))
+
     def covers_cache(self) -> str:
-        return join_uri(self.home, "covers")
+        return self.covers_cache_uri or join_uri(self.home, "covers")
 
     def effective_current_year(self) -> int:
         return self.current_year or dt.date.today().year

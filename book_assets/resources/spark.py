@@ -22,6 +22,18 @@ from book_assets.emr.job_runtime import BASE_SPARK_CONF
 from book_assets.resources.emr_serverless import EmrServerlessConfig
 
 LAUNCH_MODES = ("local", "spark-submit", "emr-serverless")
+LOCATION_FLAGS = ("--editions", "--works", "--authors", "--warehouse", "--cover-cache", "--report-out")
+"""The job arguments that name a place to read or write."""
+
+
+def host_local_locations(args: list[str]) -> list[tuple[str, str]]:
+    """``(flag, value)`` for each location argument that is a path on this host (no scheme, or
+    ``file://``): a job that runs elsewhere, e.g. on EMR Serverless, cannot reach it."""
+    found = []
+    for flag, value in zip(args, args[1:]):
+        if flag in LOCATION_FLAGS and value and ("://" not in value or value.startswith("file://")):
+            found.append((flag, value))
+    return found
 
 
 @dataclass
@@ -91,6 +103,14 @@ class SparkLauncher(ConfigurableResource):
             raise ValueError(f"BOOK_ASSETS_SPARK must be one of {LAUNCH_MODES}, got {self.mode!r}")
         if self.mode == "emr-serverless":
             from book_assets.resources.emr_serverless import run_emr_serverless_job
+
+            local = host_local_locations(args)
+            if local and not self.emr.allow_local_paths:
+                named = ", ".join(f"{flag} {value}" for flag, value in local)
+                raise ValueError(
+                    f"EMR Serverless cannot read paths on this host ({named}): set BOOK_ASSETS_WAREHOUSE, "
+                    "BOOK_ASSETS_STAGED and BOOK_ASSETS_COVERS_CACHE to s3:// URIs (see book_assets/emr/README.md)"
+                )
 
             return run_emr_serverless_job(context, self.emr, job, args, extras)
         env = {

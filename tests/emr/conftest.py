@@ -83,7 +83,8 @@ def emr_config(emu: EmrServerlessEmulator, app_id: str, **overrides):
 
     values = dict(application_id=app_id, execution_role_arn=ROLE_ARN, s3_prefix=S3_PREFIX, artifacts_tag=TAG,
                   region_name=emu.region, endpoint_url=emu.endpoint_url, poll_interval_s=0.5,
-                  execution_timeout_minutes=30)
+                  execution_timeout_minutes=30,
+                  allow_local_paths=True)  # the emulator runs the jobs on this host, beside its files
     values.update(overrides)
     return EmrServerlessConfig(**values)
 
