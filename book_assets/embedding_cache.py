@@ -3,6 +3,10 @@
 Stored as Parquet part files under ``<warehouse>/embedding_cache/model=<slug>/``; each finished
 chunk of covers adds one part, so a job killed halfway keeps every chunk it finished. Reads
 de-duplicate by cover id (a retried chunk may have written twice).
+
+A part is written under a temporary name starting with ``_`` and moved to ``part-<uuid>.parquet``
+once complete; reads open only the finished ``*.parquet`` parts (never names starting with ``_`` or
+``.``), so a writer killed mid-write leaves a leftover that no later run trips over.
 """
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from typing import Iterable
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from book_assets.storage import exists, filesystem_and_path
+from book_assets.storage import TMP_PREFIX, exists, filesystem_and_path
 from book_assets.warehouse import EMBEDDING_CACHE, join_uri
 
 SCHEMA = pa.schema([("cover_id", pa.int64()), ("embedding", pa.list_(pa.float32())), ("model_id", pa.string())])
@@ -31,12 +36,27 @@ def cache_uri(warehouse: str, model_id: str) -> str:
     return join_uri(warehouse, EMBEDDING_CACHE, f"model={model_slug(model_id)}")
 
 
+def is_part_name(name: str) -> bool:
+    """True for a finished part's file name: ``*.parquet`` not starting with ``_`` or ``.``."""
+    return name.endswith(".parquet") and not name.startswith(("_", "."))
+
+
+def part_files(uri: str) -> list[str]:
+    """Filesystem paths of the finished parts under ``uri`` (temp and other files left out)."""
+    fs, path = filesystem_and_path(uri)
+    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+    return sorted(i.path for i in infos if i.type == pafs.FileType.File and is_part_name(i.base_name))
+
+
 def load(uri: str, cover_ids: Iterable[int] | None = None) -> dict[int, np.ndarray]:
     """Cached embeddings (optionally only for ``cover_ids``), one per cover id."""
     if not exists(uri):
         return {}
-    fs, path = filesystem_and_path(uri)
-    dataset = ds.dataset(path, filesystem=fs, format="parquet", schema=SCHEMA)
+    fs, _ = filesystem_and_path(uri)
+    files = part_files(uri)
+    if not files:
+        return {}
+    dataset = ds.dataset(files, filesystem=fs, format="parquet", schema=SCHEMA)
     wanted = None if cover_ids is None else pa.array(sorted(set(int(c) for c in cover_ids)), pa.int64())
     table = dataset.to_table(filter=None if wanted is None else ds.field("cover_id").isin(wanted))
     out: dict[int, np.ndarray] = {}
@@ -63,8 +83,9 @@ def append(uri: str, model_id: str, embeddings: dict[int, np.ndarray]) -> str | 
         },
         schema=SCHEMA,
     )
-    part = f"{path}/part-{uuid.uuid4().hex}.parquet"
-    tmp = part + ".tmp"
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    part = f"{path}/{name}"
+    tmp = f"{path}/{TMP_PREFIX}{name}"  # invisible to readers until moved into place
     pq.write_table(table, tmp, filesystem=fs)
     fs.move(tmp, part)
     return part

@@ -93,6 +93,7 @@ EMBEDDING_CHECKS = ("failure_rate_below_threshold", "embeddings_valid", "one_row
 
 
 def embedding_checks(f: dict, max_failure_rate: float) -> list[CheckOutcome]:
+    """Rules over :func:`book_assets.emr.verify.embedding_figures` (read back from the written files)."""
     total = f["covers"]
     rate = (f["failed"] / total) if total else 0.0
     return [
@@ -101,16 +102,19 @@ def embedding_checks(f: dict, max_failure_rate: float) -> list[CheckOutcome]:
                      metadata={"failure_rate": rate, "failures_by_reason": f.get("failures_by_reason", {})}),
         CheckOutcome("embeddings_valid",
                      f["wrong_dim"] == 0 and f["nan_rows"] == 0 and f["max_norm_error"] <= 1e-3,
-                     f"wrong dim {f['wrong_dim']}, NaN rows {f['nan_rows']}, max |norm-1| {f['max_norm_error']:.2e}",
-                     metadata={k: f[k] for k in ("wrong_dim", "nan_rows", "max_norm_error", "dim")}),
+                     f"{f['wrong_dim']} vectors not of the model's dim {f['dim']} (lengths seen: "
+                     f"{f.get('dims_seen', {})}), NaN rows {f['nan_rows']}, max |norm-1| {f['max_norm_error']:.2e}",
+                     metadata={k: f[k] for k in ("wrong_dim", "nan_rows", "max_norm_error", "dim", "dims_seen")}),
         CheckOutcome("one_row_per_cover",
                      f["duplicate_embedding_ids"] == 0 and f["duplicate_failure_ids"] == 0 and f["overlap_ids"] == 0,
                      f"duplicates: embeddings {f['duplicate_embedding_ids']}, failures {f['duplicate_failure_ids']}, "
                      f"in both {f['overlap_ids']}",
                      metadata={k: f[k] for k in ("duplicate_embedding_ids", "duplicate_failure_ids", "overlap_ids")}),
-        CheckOutcome("all_covers_accounted", f["embedded"] + f["failed"] == total,
-                     f"embedded {f['embedded']} + failed {f['failed']} vs {total} covers in the URL list",
-                     metadata={k: f[k] for k in ("embedded", "failed", "covers")}),
+        CheckOutcome("all_covers_accounted",
+                     f["missing_ids"] == 0 and f["unexpected_ids"] == 0 and f["embedded"] + f["failed"] == total,
+                     f"embedded {f['embedded']} + failed {f['failed']} rows vs {total} covers in the URL list; "
+                     f"{f['missing_ids']} covers in neither table, {f['unexpected_ids']} not in the URL list",
+                     metadata={k: f[k] for k in ("embedded", "failed", "covers", "missing_ids", "unexpected_ids")}),
     ]
 
 

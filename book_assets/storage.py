@@ -7,6 +7,10 @@ import uuid
 import pyarrow.fs as pafs
 
 
+TMP_PREFIX = "_tmp-"
+"""Prefix of a data file still being written: Spark and pyarrow readers skip names starting with ``_``."""
+
+
 def filesystem_and_path(uri: str) -> tuple[pafs.FileSystem, str]:
     """``pyarrow.fs`` filesystem for a URI, or the local filesystem for a plain path."""
     if "://" in uri:

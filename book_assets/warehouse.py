@@ -25,7 +25,7 @@ RECENT_FICTION_SCHEMA = pa.schema(
         ("cover_id", pa.int64()),
         ("isbn_13", pa.string()),
         ("publish_date", pa.string()),
-        ("language", pa.string()),
+        ("languages", pa.list_(pa.string())),  # the edition's MARC codes; "eng" always among them
     ]
 )
 

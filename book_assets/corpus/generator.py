@@ -640,6 +640,7 @@ def _edition(plan: _Plan, i: int, work: dict | None, work_category: str, shared_
             "pages": pages,
             "cover_id": cover_id,
             "isbn_13": isbn,
+            "languages": [lang["key"].rsplit("/", 1)[-1] for lang in data["languages"]],
             "year": year,
         }
     return data, row

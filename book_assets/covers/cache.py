@@ -10,6 +10,11 @@ placeholder GIF, not an image, truncated, too small, decompression bomb) so that
 asks the covers service for it again. Transient failures (timeouts, 5xx, 429, connection errors)
 are never stored: :meth:`CoverCache.store_failure` refuses them.
 
+Some verdicts depend on a setting rather than on the bytes alone (``too_small`` follows
+``min_bytes``, see :data:`THRESHOLD_REASONS`): such failures are stored *with* their bytes (a blob,
+``sha256`` and ``size`` in the entry), and an ``ok`` entry records its ``size``, so the downloader
+re-judges them under the current settings without a new request.
+
 Every file is written whole: tmp file + ``os.replace`` on a local filesystem, a single PUT on
 object stores. Names of tmp files are unique per writer, and blobs are immutable and named by
 their content, so several threads or processes can share one cache without locks.
@@ -33,6 +38,8 @@ FAILED = "failed"
 
 #: Failure reasons that are properties of the cover itself, safe to remember forever.
 PERMANENT_REASONS = frozenset({"http_404"}) | images.IMAGE_REASONS
+#: Permanent reasons whose verdict depends on a threshold setting: re-judged from the kept bytes.
+THRESHOLD_REASONS = frozenset({images.TOO_SMALL})
 
 
 @dataclass(frozen=True)
@@ -135,8 +142,10 @@ class CoverCache:
             )
         except (ValueError, KeyError, TypeError):
             return None  # a damaged index file is a miss: the cover gets fetched again
-        if entry.status == OK and (not entry.sha256 or not self._exists(self._blob_fs_path(entry.sha256))):
+        if entry.status == OK and not entry.sha256:
             return None
+        if entry.sha256 and not self._exists(self._blob_fs_path(entry.sha256)):
+            return None  # blob gone (an image, or the kept bytes of a failure): download again
         if entry.status not in (OK, FAILED):
             return None
         return entry
@@ -151,14 +160,21 @@ class CoverCache:
         self._write_index(entry, content_type=content_type or "")
         return entry
 
-    def store_failure(self, cover_id: int, reason: str, detail: str) -> CacheEntry:
+    def store_failure(self, cover_id: int, reason: str, detail: str, data: bytes | None = None) -> CacheEntry:
         """Remember a permanent failure so the cover is never requested again.
 
+        ``data`` (the bytes judged) is kept as a blob, so a threshold-dependent verdict
+        (``THRESHOLD_REASONS``) can be judged again later without downloading.
         Raises ``ValueError`` for reasons that are not permanent (see ``PERMANENT_REASONS``).
         """
         if reason not in PERMANENT_REASONS:
             raise ValueError(f"{reason!r} is not a permanent failure; only {sorted(PERMANENT_REASONS)} are cached")
-        entry = CacheEntry(int(cover_id), FAILED, None, reason, detail or "", 0)
+        sha = None
+        if data is not None:
+            sha = hashlib.sha256(data).hexdigest()
+            if not self._exists(self._blob_fs_path(sha)):
+                self._write(self._blob_fs_path(sha), bytes(data))
+        entry = CacheEntry(int(cover_id), FAILED, sha, reason, detail or "", len(data) if data is not None else 0)
         self._write_index(entry)
         return entry
 

@@ -4,7 +4,10 @@
 ``max_concurrency`` workers behind one shared :class:`RateLimiter` at ``settings.rps`` (the
 covers service rate-limits anonymous clients to ~400/min and answers 429 beyond that). Per cover:
 
-1. the :class:`CoverCache` is consulted first; a hit (image or permanent failure) makes no request;
+1. the :class:`CoverCache` is consulted first; a hit (image or permanent failure) makes no request.
+   A verdict that depends on a threshold follows the *current* settings: a cached image smaller
+   than ``min_bytes`` and a cached ``too_small`` failure are judged again from their kept bytes
+   (:meth:`CoverDownloader._from_cache`); a ``too_small`` entry without kept bytes is fetched again;
 2. each HTTP attempt (urllib3, no automatic retries or redirects) takes a limiter slot per request,
    has connect/read timeouts and a total per-attempt deadline enforced by a watchdog that shuts the
    response down, so a server that trickles bytes cannot hang a worker; the body is streamed and
@@ -13,7 +16,8 @@ covers service rate-limits anonymous clients to ~400/min and answers 429 beyond 
 4. 5xx, timeouts and connection errors are retried with exponential backoff (tenacity); a 429
    pauses *every* worker for its ``Retry-After`` (seconds or HTTP date, capped) before retrying;
 5. the body is judged by :func:`inspect_image`; good images and permanent failures (404 and the
-   image reasons) are cached, transient failures are not, so the next run retries them.
+   image reasons) are cached, transient failures are not, so the next run retries them;
+   ``too_small`` bytes are cached with the failure, to be judged again if the threshold changes.
 
 No per-cover problem raises: each distinct cover id yields one :class:`DownloadOutcome`.
 """
@@ -32,7 +36,7 @@ from urllib.parse import urljoin, urlsplit
 import tenacity
 import urllib3
 
-from book_assets.covers.cache import PERMANENT_REASONS, CacheEntry, CoverCache
+from book_assets.covers.cache import OK, PERMANENT_REASONS, THRESHOLD_REASONS, CacheEntry, CoverCache
 from book_assets.covers.deadlines import DeadlineWatch
 from book_assets.covers.images import (  # noqa: F401  (re-exported: all reasons in one place)
     DECOMPRESSION_BOMB,
@@ -241,10 +245,50 @@ class CoverDownloader:
             log.warning("cover %s: cache lookup failed (%s); downloading", cover_id, exc)
             return None
 
+    def _from_cache(self, entry: CacheEntry, cover_id: int, url: str) -> DownloadOutcome | None:
+        """The outcome of a cache hit under the current settings, or None to download again.
+
+        Entries whose verdict could change with ``min_bytes`` (an image smaller than it, a
+        ``too_small`` failure) are judged again from their kept bytes; when the verdict changes the
+        index is rewritten, so the next run is a plain hit again.
+        """
+        s = self.settings
+        if entry.status == OK and entry.size >= s.min_bytes:
+            return DownloadOutcome(cover_id, url, OK, entry.sha256, None, entry.detail, True, 0)
+        if entry.status != OK and entry.reason not in THRESHOLD_REASONS:
+            return DownloadOutcome(cover_id, url, entry.status, None, entry.reason, entry.detail, True, 0)
+        if not entry.sha256:
+            return None  # a threshold verdict stored without its bytes: judge a fresh download
+        try:
+            data = self.cache.read_blob(entry.sha256)
+        except Exception as exc:  # blob gone or unreadable: judge a fresh download instead
+            log.warning("cover %s: cached bytes unreadable (%s); downloading", cover_id, exc)
+            return None
+        verdict = inspect_image(data, min_bytes=s.min_bytes, min_side=s.min_side, max_pixels=s.max_pixels)
+        if verdict.ok:
+            if entry.status != OK:
+                self._remember(lambda: self.cache.store_image(cover_id, data, ""), cover_id)
+            return DownloadOutcome(cover_id, url, OK, entry.sha256, None, verdict.detail, True, 0)
+        reason = verdict.reason or NOT_AN_IMAGE
+        if entry.status == OK or entry.reason != reason:
+            kept = data if reason in THRESHOLD_REASONS else None
+            self._remember(lambda: self.cache.store_failure(cover_id, reason, verdict.detail, kept), cover_id)
+        return DownloadOutcome(cover_id, url, "failed", None, reason, verdict.detail, True, 0)
+
+    @staticmethod
+    def _remember(write: Callable[[], object], cover_id: int) -> None:
+        """Rewrite an index entry; a failure only costs a re-judgement next run, so it is logged."""
+        try:
+            write()
+        except Exception as exc:
+            log.warning("cover %s: could not update the cache entry: %s", cover_id, exc)
+
     def _fetch(self, cover_id: int, url: str) -> DownloadOutcome:
         entry = self._lookup(cover_id)
         if entry is not None:
-            return DownloadOutcome(cover_id, url, entry.status, entry.sha256, entry.reason, entry.detail, True, 0)
+            outcome = self._from_cache(entry, cover_id, url)
+            if outcome is not None:
+                return outcome
 
         s = self.settings
         attempts = 0
@@ -268,7 +312,7 @@ class CoverDownloader:
 
         verdict = inspect_image(data, min_bytes=s.min_bytes, min_side=s.min_side, max_pixels=s.max_pixels)
         if not verdict.ok:
-            return self._failed(cover_id, url, verdict.reason or NOT_AN_IMAGE, verdict.detail, attempts)
+            return self._failed(cover_id, url, verdict.reason or NOT_AN_IMAGE, verdict.detail, attempts, data)
         try:
             entry = self.cache.store_image(cover_id, data, content_type)
         except Exception as exc:
@@ -277,10 +321,11 @@ class CoverDownloader:
                                    False, attempts)
         return DownloadOutcome(cover_id, url, "ok", entry.sha256, None, verdict.detail, False, attempts)
 
-    def _failed(self, cover_id: int, url: str, reason: str, detail: str, attempts: int) -> DownloadOutcome:
+    def _failed(self, cover_id: int, url: str, reason: str, detail: str, attempts: int,
+                data: bytes | None = None) -> DownloadOutcome:
         if reason in PERMANENT_REASONS:
             try:
-                self.cache.store_failure(cover_id, reason, detail)
+                self.cache.store_failure(cover_id, reason, detail, data if reason in THRESHOLD_REASONS else None)
             except Exception as exc:
                 log.warning("cover %s: could not cache failure %s: %s", cover_id, reason, exc)
         return DownloadOutcome(cover_id, url, "failed", None, reason, detail, False, attempts)

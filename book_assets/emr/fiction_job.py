@@ -21,6 +21,9 @@ from typing import Iterator
 OTHER_TYPE = {"editions": "not_an_edition", "works": "not_a_work", "authors": "not_an_author"}
 """The reject reason of a line whose record type is not the one a pass reads, per dump."""
 
+DUPLICATE_EDITION = "duplicate_edition"
+"""The reject reason of a kept edition line whose edition key an earlier kept line already has."""
+
 
 def _arrow_schemas():
     import pyarrow as pa
@@ -30,8 +33,8 @@ def _arrow_schemas():
         ("reject_reason", pa.string()), ("edition_key", pa.string()), ("work_key", pa.string()),
         ("title", pa.string()), ("by_statement_authors", strs), ("author_keys", strs), ("year", pa.int32()),
         ("publish_date", pa.string()), ("pages", pa.int32()), ("subjects", strs), ("cover_id", pa.int64()),
-        ("isbn_13", pa.string()), ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_()),
-        ("lines", pa.int64()),
+        ("isbn_13", pa.string()), ("languages", strs), ("fiction_blocked", pa.bool_()),
+        ("fiction_signal", pa.bool_()), ("lines", pa.int64()),
     ])
     work = pa.schema([("reject_reason", pa.string()), ("work_key", pa.string()), ("subjects", strs),
                       ("author_keys", strs), ("fiction_blocked", pa.bool_()), ("fiction_signal", pa.bool_())])
@@ -360,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
             "year", "pages",
             F.array_distinct(F.concat(F.coalesce("subjects", no_strings),
                                       F.coalesce("work_subjects", no_strings))).alias("subjects"),
-            "cover_id", "isbn_13", "publish_date", F.lit("eng").alias("language"),
+            "cover_id", "isbn_13", "publish_date", "languages",
         )
 
         # One write for all years: each year's rows in one sorted file under year=YYYY/, and
@@ -384,8 +387,10 @@ def main(argv: list[str] | None = None) -> None:
         author_reasons = (_reason_counts(authors_seen, "authors", author_reasons_list, "ok")
                           if authors_seen is not None else Counter())
         fiction_rows = int(_observed(fiction_seen, "fiction")["rows"] or 0)
+        written_rows = sum(int(rows_per_year[f"y{year}"] or 0) for year in years)
         edition_reasons["not_fiction"] = edition_reasons["candidate"] - fiction_rows
-        edition_reasons["candidate"] = fiction_rows
+        edition_reasons[DUPLICATE_EDITION] = fiction_rows - written_rows  # dropped by the dedupe above
+        edition_reasons["candidate"] = written_rows
 
         per_year = {str(year): figures for year, figures in verify_fiction_years(spark, targets).items()}
         for year, figures in per_year.items():

@@ -17,6 +17,7 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
     from pyspark.sql import functions as F
 
     from book_assets.openlibrary.publish_dates import publish_year
+    from book_assets.openlibrary.records import ENGLISH
 
     df = spark.read.parquet(*paths.values()).withColumn(
         "_folder_year", F.regexp_extract(F.input_file_name(), r"/year=(-?[0-9]+)/[^/]*$", 1).cast("int"))
@@ -26,7 +27,7 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
         F.sum(F.col("work_key").isNull().cast("int")).alias("null_work_key"),
         F.sum(F.col("title").isNull().cast("int")).alias("null_title"),
         F.sum((F.col("pages").isNull() | (F.col("pages") <= 100)).cast("int")).alias("pages_not_over_100"),
-        F.sum((F.col("language").isNull() | (F.col("language") != "eng")).cast("int")).alias("not_english"),
+        F.sum((~F.coalesce(F.array_contains("languages", ENGLISH), F.lit(False))).cast("int")).alias("not_english"),
         F.countDistinct("edition_key").alias("distinct_edition_keys"),
         F.sum(F.col("cover_id").isNotNull().cast("int")).alias("with_cover"),
     ).collect()
@@ -71,48 +72,66 @@ def verify_cover_urls_year(spark: Any, path: str) -> dict:
     return figures
 
 
-def verify_embeddings_year(warehouse: str, year: int, covers: int) -> dict:
-    """Figures read back from one year's ``cover_embeddings`` and ``cover_failures`` files."""
+def embedding_figures(urls: Any, emb: Any, fail: Any, expected_dim: int) -> dict:
+    """Figures of one year's embeddings: judged against its cover URL list and the model's dimension.
+
+    ``urls``, ``emb`` and ``fail`` are pyarrow tables with the ``cover_urls``, ``cover_embeddings``
+    and ``cover_failures`` schemas. ``covers`` is the number of distinct cover ids in ``urls``;
+    ``missing_ids`` counts those in neither output, ``unexpected_ids`` output ids not in ``urls``;
+    ``wrong_dim`` counts vectors whose length is not ``expected_dim`` (a missing vector included).
+    """
     from collections import Counter
 
     import numpy as np
-    import pyarrow.parquet as pq
 
-    from book_assets.storage import filesystem_and_path
-    from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, year_uri
-
-    def read(table: str):
-        fs, path = filesystem_and_path(year_uri(warehouse, table, year))
-        return pq.read_table(path, filesystem=fs)
-
-    emb = read(COVER_EMBEDDINGS)
-    fail = read(COVER_FAILURES)
+    url_ids = {int(c) for c in urls.column("cover_id").to_pylist() if c is not None}
     emb_ids = emb.column("cover_id").to_pylist()
     fail_ids = fail.column("cover_id").to_pylist()
     vectors = emb.column("embedding").to_pylist()
     dims = Counter(len(v) if v is not None else 0 for v in vectors)
-    dim = dims.most_common(1)[0][0] if dims else 0
-    wrong_dim = sum(n for d, n in dims.items() if d != dim or d == 0)
+    wrong_dim = sum(n for d, n in dims.items() if d != expected_dim)
     nan_rows = 0
     max_norm_error = 0.0
     for v in vectors:
         if not v:
             continue
-        arr = np.asarray(v, dtype=np.float32)
+        arr = np.asarray([float("nan") if x is None else x for x in v], dtype=np.float32)
         if not np.all(np.isfinite(arr)):
             nan_rows += 1
             continue
         max_norm_error = max(max_norm_error, abs(float(np.linalg.norm(arr)) - 1.0))
+    written = set(emb_ids) | set(fail_ids)
     return {
-        "covers": covers,
+        "covers": len(url_ids),
         "embedded": len(emb_ids),
         "failed": len(fail_ids),
-        "dim": dim,
+        "dim": expected_dim,
+        "dims_seen": {str(d): n for d, n in sorted(dims.items())},
         "wrong_dim": wrong_dim,
         "nan_rows": nan_rows,
         "max_norm_error": max_norm_error,
         "duplicate_embedding_ids": len(emb_ids) - len(set(emb_ids)),
         "duplicate_failure_ids": len(fail_ids) - len(set(fail_ids)),
         "overlap_ids": len(set(emb_ids) & set(fail_ids)),
+        "missing_ids": len(url_ids - written),
+        "unexpected_ids": len(written - url_ids),
         "failures_by_reason": dict(Counter(fail.column("reason").to_pylist())),
     }
+
+
+def verify_embeddings_year(warehouse: str, year: int, expected_dim: int) -> dict:
+    """Figures read back from one year's ``cover_urls``, ``cover_embeddings`` and ``cover_failures`` files.
+
+    The expected covers come from the written ``cover_urls`` table, not from the job's memory, so a
+    cover the job dropped, wrote twice or wrote to both tables shows up in the figures.
+    """
+    import pyarrow.parquet as pq
+
+    from book_assets.storage import filesystem_and_path
+    from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, COVER_URLS, year_uri
+
+    def read(table: str):
+        fs, path = filesystem_and_path(year_uri(warehouse, table, year))
+        return pq.read_table(path, filesystem=fs)
+
+    return embedding_figures(read(COVER_URLS), read(COVER_EMBEDDINGS), read(COVER_FAILURES), expected_dim)

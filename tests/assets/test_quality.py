@@ -10,8 +10,9 @@ GOOD_FICTION = {"rows": 10, "null_edition_key": 0, "null_work_key": 1, "null_tit
                 "not_english": 0, "year_mismatch": 0, "duplicate_edition_keys": 0, "with_cover": 9}
 GOOD_URLS = {"rows": 5, "duplicate_cover_ids": 0, "duplicate_urls": 0, "malformed_urls": 0, "bad_cover_id": 0,
              "null_edition_key": 0}
-GOOD_EMB = {"covers": 10, "embedded": 9, "failed": 1, "dim": 512, "wrong_dim": 0, "nan_rows": 0,
-            "max_norm_error": 1e-6, "duplicate_embedding_ids": 0, "duplicate_failure_ids": 0, "overlap_ids": 0}
+GOOD_EMB = {"covers": 10, "embedded": 9, "failed": 1, "dim": 512, "dims_seen": {"512": 9}, "wrong_dim": 0,
+            "nan_rows": 0, "max_norm_error": 1e-6, "duplicate_embedding_ids": 0, "duplicate_failure_ids": 0,
+            "overlap_ids": 0, "missing_ids": 0, "unexpected_ids": 0}
 GOOD_MILVUS = {"entities": 9, "expected": 9, "probe_ok": True, "index_exists": True}
 
 
@@ -51,9 +52,21 @@ def test_cover_url_rules_fail(field, check):
     ({"wrong_dim": 1}, "embeddings_valid"), ({"nan_rows": 1}, "embeddings_valid"),
     ({"max_norm_error": 0.5}, "embeddings_valid"), ({"duplicate_embedding_ids": 1}, "one_row_per_cover"),
     ({"overlap_ids": 1}, "one_row_per_cover"), ({"embedded": 8}, "all_covers_accounted"),
+    ({"duplicate_failure_ids": 1}, "one_row_per_cover"),
+    ({"missing_ids": 1}, "all_covers_accounted"), ({"unexpected_ids": 1}, "all_covers_accounted"),
 ])
 def test_embedding_rules_fail(change, check):
-    assert not _by_name(quality.embedding_checks(dict(GOOD_EMB, **change), 0.2))[check].passed
+    outcomes = _by_name(quality.embedding_checks(dict(GOOD_EMB, **change), 0.2))
+    assert not outcomes[check].passed
+    assert all(o.passed for name, o in outcomes.items() if name != check)  # each rule catches its own fault
+
+
+def test_embeddings_valid_reports_expected_and_seen_dims():
+    outcome = _by_name(quality.embedding_checks(dict(GOOD_EMB, wrong_dim=9, dims_seen={"768": 9}), 0.2))[
+        "embeddings_valid"]
+    assert not outcome.passed
+    assert "512" in outcome.description and "768" in outcome.description
+    assert outcome.metadata["dim"] == 512 and outcome.metadata["dims_seen"] == {"768": 9}
 
 
 @pytest.mark.parametrize("change,check", [

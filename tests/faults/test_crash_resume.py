@@ -143,7 +143,7 @@ def _year_tables(warehouse: Path, year: int, n: int, rng) -> None:
                                          for c, k in zip(ids, keys)], COVER_URLS_SCHEMA)
     _write(warehouse, RECENT_FICTION, year,
            [{"edition_key": k, "work_key": "/works/OL1W", "title": f"T{c}", "authors": ["A"], "pages": 200,
-             "subjects": ["Fiction"], "cover_id": c, "isbn_13": None, "publish_date": str(year), "language": "eng"}
+             "subjects": ["Fiction"], "cover_id": c, "isbn_13": None, "publish_date": str(year), "languages": ["eng"]}
             for c, k in zip(ids, keys)], RECENT_FICTION_SCHEMA)
 
 
