@@ -1,6 +1,8 @@
 """A year's Milvus rows: its cover embeddings joined with the fiction metadata and cover URLs."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -13,7 +15,21 @@ def _read(warehouse: str, table: str, year: int) -> pa.Table:
     return pq.read_table(path, filesystem=fs)
 
 
-def year_rows(warehouse: str, year: int) -> pa.Table:
+@dataclass(frozen=True)
+class YearRows:
+    """The rows to load, and how many lacked their fiction row or their cover URL.
+
+    Either means the year's tables are out of step (e.g. ``recent_fiction`` rebuilt but not the
+    embeddings); such rows are still loaded (the vector is right), with the missing text blank,
+    and the ``rows_have_metadata`` check reports them.
+    """
+
+    table: pa.Table
+    without_fiction_row: int
+    without_cover_url: int
+
+
+def year_rows(warehouse: str, year: int) -> YearRows:
     """Columns: edition_key, work_key, title, authors, year, cover_id, cover_url, embedding."""
     emb = _read(warehouse, COVER_EMBEDDINGS, year)
     url_table = _read(warehouse, COVER_URLS, year)
@@ -21,8 +37,11 @@ def year_rows(warehouse: str, year: int) -> pa.Table:
     fiction = _read(warehouse, RECENT_FICTION, year).select(["edition_key", "work_key", "title", "authors"])
     by_edition = {r["edition_key"]: r for r in fiction.to_pylist()}
     rows = []
+    without_fiction = without_url = 0
     for r in emb.to_pylist():
         info = by_edition.get(r["edition_key"], {})
+        without_fiction += r["edition_key"] not in by_edition
+        without_url += r["cover_id"] not in urls
         rows.append({
             "edition_key": r["edition_key"],
             "work_key": info.get("work_key") or "",
@@ -38,4 +57,4 @@ def year_rows(warehouse: str, year: int) -> pa.Table:
         ("authors", pa.list_(pa.string())), ("year", pa.int64()), ("cover_id", pa.int64()),
         ("cover_url", pa.string()), ("embedding", pa.list_(pa.float32())),
     ])
-    return pa.Table.from_pylist(rows, schema=schema)
+    return YearRows(pa.Table.from_pylist(rows, schema=schema), without_fiction, without_url)

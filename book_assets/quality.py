@@ -119,7 +119,7 @@ def embedding_checks(f: dict, max_failure_rate: float) -> list[CheckOutcome]:
 
 
 # --- milvus_collection ---------------------------------------------------------------------------
-MILVUS_CHECKS = ("entity_count_matches", "probe_finds_itself", "index_exists")
+MILVUS_CHECKS = ("entity_count_matches", "probe_finds_itself", "index_exists", "rows_have_metadata")
 
 
 def milvus_checks(f: dict) -> list[CheckOutcome]:
@@ -132,4 +132,9 @@ def milvus_checks(f: dict) -> list[CheckOutcome]:
                      metadata={"probe_detail": f.get("probe_detail", "")}),
         CheckOutcome("index_exists", f["index_exists"], f"index: {f.get('index_info', {})}",
                      metadata={"index_info": f.get("index_info", {})}),
+        CheckOutcome("rows_have_metadata", f["without_fiction_row"] == 0 and f["without_cover_url"] == 0,
+                     f"{f['without_fiction_row']} vectors without their recent_fiction row, "
+                     f"{f['without_cover_url']} without their cover URL (loaded with blank text)",
+                     metadata={"without_fiction_row": f["without_fiction_row"],
+                               "without_cover_url": f["without_cover_url"]}),
     ]

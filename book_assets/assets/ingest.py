@@ -18,7 +18,7 @@ from book_assets.assets.automation import downstream_automation_condition
 from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.publish import publish_staged
-from book_assets.dump.staging import DumpFileError, stage_dump
+from book_assets.dump.staging import DumpFileError, stage_dump, staged_skips
 from book_assets.partitions import year_partitions
 from book_assets.resources.pipeline import PipelineConfig
 from book_assets.resources.spark import SparkLauncher
@@ -123,7 +123,13 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
     if pipeline.authors_dump:
         args += ["--authors", pipeline.staged("authors")]
     report = spark.run_job(context, "fiction", args).report
-    dump_outcomes = quality.dump_checks(report["lines_read"], report["malformed"], pipeline.max_malformed_rate)
+    # Lines staging dropped (not UTF-8) never reached the job: count them as read and malformed.
+    lines_read, malformed = dict(report["lines_read"]), {k: dict(v) for k, v in report["malformed"].items()}
+    for kind in lines_read:
+        for reason, count in staged_skips(pipeline.staged(kind)).items():
+            malformed.setdefault(kind, {})[reason] = malformed.get(kind, {}).get(reason, 0) + count
+            lines_read[kind] += count
+    dump_outcomes = quality.dump_checks(lines_read, malformed, pipeline.max_malformed_rate)
     outcomes = {str(y): quality.fiction_checks(report["per_year"][str(y)]) + dump_outcomes for y in years}
     rows = sum(report["per_year"][str(y)]["rows"] for y in years)
     metadata = {
@@ -131,10 +137,10 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
         "dagster/column_schema": _schema(RECENT_FICTION_SCHEMA),
         "years": MetadataValue.json(years),
         "per_year": per_year_table(report["per_year"]),
-        "lines_read": MetadataValue.json(report["lines_read"]),
-        "malformed_lines": MetadataValue.json(report["malformed"]),
+        "lines_read": MetadataValue.json(lines_read),
+        "malformed_lines": MetadataValue.json(malformed),
         "skipped_by_reason": MetadataValue.json(report["rejections"]),
-        "malformed_total": MetadataValue.int(sum(sum(v.values()) for v in report["malformed"].values())),
+        "malformed_total": MetadataValue.int(sum(sum(v.values()) for v in malformed.values())),
     }
     for reason, count in report["rejections"].items():
         metadata[f"skipped_{reason}"] = MetadataValue.int(count)

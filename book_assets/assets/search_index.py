@@ -87,7 +87,8 @@ def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, 
     outcomes, counts, samples = {}, {}, []
     try:
         for year in years:
-            rows = year_rows(pipeline.warehouse(), year)
+            loaded = year_rows(pipeline.warehouse(), year)
+            rows = loaded.table
             started = time.monotonic()
             last = [0.0]
 
@@ -101,6 +102,7 @@ def milvus_collection(context: AssetExecutionContext, pipeline: PipelineConfig, 
             figures = {
                 "entities": store.count_year(year), "expected": rows.num_rows, "probe_ok": ok,
                 "probe_detail": detail, "index_exists": store.has_index(), "index_info": store.index_info(),
+                "without_fiction_row": loaded.without_fiction_row, "without_cover_url": loaded.without_cover_url,
             }
             context.log.info(f"milvus y{year}: {inserted} inserted in {time.monotonic() - started:.1f}s")
             outcomes[str(year)] = quality.milvus_checks(figures)

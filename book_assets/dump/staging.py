@@ -60,6 +60,18 @@ class StagedDump:
         return json.dumps(asdict(self), sort_keys=True)
 
 
+def staged_skips(staged_uri: str) -> dict[str, int]:
+    """Lines staging dropped from the dump staged at ``staged_uri`` (any URI), by reason, read from
+    its manifest; ``{}`` when nothing is staged there (e.g. no authors dump)."""
+    from book_assets.storage import exists, read_text
+    from book_assets.warehouse import join_uri
+
+    manifest = join_uri(staged_uri, MANIFEST)
+    if not exists(manifest):
+        return {}
+    return {str(k): int(v) for k, v in (json.loads(read_text(manifest)).get("skipped") or {}).items()}
+
+
 def _open_lines(path: Path):
     raw = open(path, "rb")
     magic = raw.read(2)

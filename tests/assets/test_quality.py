@@ -13,7 +13,8 @@ GOOD_URLS = {"rows": 5, "duplicate_cover_ids": 0, "duplicate_urls": 0, "malforme
 GOOD_EMB = {"covers": 10, "embedded": 9, "failed": 1, "dim": 512, "dims_seen": {"512": 9}, "wrong_dim": 0,
             "nan_rows": 0, "max_norm_error": 1e-6, "duplicate_embedding_ids": 0, "duplicate_failure_ids": 0,
             "overlap_ids": 0, "missing_ids": 0, "unexpected_ids": 0}
-GOOD_MILVUS = {"entities": 9, "expected": 9, "probe_ok": True, "index_exists": True}
+GOOD_MILVUS = {"entities": 9, "expected": 9, "probe_ok": True, "index_exists": True, "without_fiction_row": 0,
+               "without_cover_url": 0}
 
 
 def _by_name(outcomes):
@@ -71,7 +72,8 @@ def test_embeddings_valid_reports_expected_and_seen_dims():
 
 @pytest.mark.parametrize("change,check", [
     ({"entities": 8}, "entity_count_matches"), ({"probe_ok": False}, "probe_finds_itself"),
-    ({"index_exists": False}, "index_exists"),
+    ({"index_exists": False}, "index_exists"), ({"without_fiction_row": 1}, "rows_have_metadata"),
+    ({"without_cover_url": 2}, "rows_have_metadata"),
 ])
 def test_milvus_rules_fail(change, check):
     assert not _by_name(quality.milvus_checks(dict(GOOD_MILVUS, **change)))[check].passed

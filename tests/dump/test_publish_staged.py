@@ -2,6 +2,7 @@
 the copy is complete, idempotent and replaces an interrupted one."""
 from __future__ import annotations
 
+import gzip
 import os
 
 import boto3
@@ -101,3 +102,18 @@ def test_a_new_part_size_restages(staged, corpus):
     resplit = stage_dump("editions", corpus_dir / "editions.txt.gz", "src", "v1", staged, part_lines=1000)
     assert not resplit.reused and resplit.part_lines == 1000 and resplit.parts < again.parts
     assert resplit.lines == again.lines
+
+
+def test_lines_dropped_by_staging_are_read_back_wherever_the_parts_are(tmp_path):
+    from book_assets.dump.staging import staged_skips
+
+    dump = tmp_path / "editions.txt.gz"
+    good = b'/type/edition\t/books/OL1M\t1\t2020-01-01\t{"title": "t"}\n'
+    dump.write_bytes(gzip.compress(good + b'/type/edition\t/books/OL2M\t1\t2020-01-01\t{"title": "\xff"}\n' + good))
+    out = tmp_path / "staged" / "editions"
+    stage_dump("editions", dump, "src", "v1", out, part_lines=10)
+    assert staged_skips(str(out)) == {"not_utf8": 1}
+    target = (tmp_path / "elsewhere" / "editions").as_uri()
+    publish_staged(out, target)
+    assert staged_skips(target) == {"not_utf8": 1}
+    assert staged_skips(str(tmp_path / "staged" / "authors")) == {}  # nothing staged there

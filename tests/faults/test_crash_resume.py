@@ -126,7 +126,7 @@ db, warehouse, year = sys.argv[1], sys.argv[2], int(sys.argv[3])
 store = CoverStore(db)
 def progress(done, total):
     print(f"progress {done} {total}", flush=True)
-store.reload_year(year, year_rows(warehouse, year), batch_size=100, progress=progress)
+store.reload_year(year, year_rows(warehouse, year).table, batch_size=100, progress=progress)
 print("finished", flush=True)
 """
 
