@@ -73,6 +73,7 @@ def downstream_automation_condition() -> AutomationCondition | None:
 
 
 def dump_sources(pipeline) -> dict[str, str]:
+    """``{kind: source}`` of the dumps the pipeline reads (no authors entry when that is blank)."""
     sources = {"editions": pipeline.editions_dump, "works": pipeline.works_dump}
     if pipeline.authors_dump:
         sources["authors"] = pipeline.authors_dump

@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from book_assets import quality
-from book_assets.assets.automation import downstream_automation_condition
+from book_assets.assets.automation import downstream_automation_condition, dump_sources
 from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.publish import publish_staged
@@ -48,11 +48,8 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
     ``BOOK_ASSETS_STAGED`` set (``s3://…`` for EMR Serverless) the parts are then copied there,
     where the Spark jobs read them; an up-to-date copy is not made again.
     """
-    sources = {"editions": pipeline.editions_dump, "works": pipeline.works_dump}
-    if pipeline.authors_dump:
-        sources["authors"] = pipeline.authors_dump
     metadata: dict = {}
-    for kind, source in sources.items():
+    for kind, source in dump_sources(pipeline).items():
         try:
             fetched = fetch_dump(source, Path(pipeline.home) / "raw")
             staged = stage_dump(

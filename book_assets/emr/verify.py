@@ -17,7 +17,7 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
     from pyspark.sql import functions as F
 
     from book_assets.openlibrary.publish_dates import publish_year
-    from book_assets.openlibrary.records import ENGLISH
+    from book_assets.openlibrary.records import ENGLISH, MIN_PAGES_EXCLUSIVE
 
     df = spark.read.parquet(*paths.values()).withColumn(
         "_folder_year", F.regexp_extract(F.input_file_name(), r"/year=(-?[0-9]+)/[^/]*$", 1).cast("int"))
@@ -26,7 +26,7 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
         F.sum(F.col("edition_key").isNull().cast("int")).alias("null_edition_key"),
         F.sum(F.col("work_key").isNull().cast("int")).alias("null_work_key"),
         F.sum(F.col("title").isNull().cast("int")).alias("null_title"),
-        F.sum((F.col("pages").isNull() | (F.col("pages") <= 100)).cast("int")).alias("pages_not_over_100"),
+        F.sum((F.col("pages").isNull() | (F.col("pages") <= MIN_PAGES_EXCLUSIVE)).cast("int")).alias("pages_not_over_100"),
         F.sum((~F.coalesce(F.array_contains("languages", ENGLISH), F.lit(False))).cast("int")).alias("not_english"),
         F.countDistinct("edition_key").alias("distinct_edition_keys"),
         F.sum(F.col("cover_id").isNotNull().cast("int")).alias("with_cover"),

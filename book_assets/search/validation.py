@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from book_assets.milvus.schema import EDITION_KEY_RE, MAX_YEAR, MIN_YEAR
+from book_assets.milvus import schema
+from book_assets.milvus.schema import MAX_YEAR, MIN_YEAR
 from book_assets.settings import MAX_YEARS, parse_year_spec, year_span
 
 MAX_QUERY_LENGTH = 500
@@ -45,9 +46,9 @@ def check_year(year: Any, what: str = "year") -> int:
         raise ValueError(f"{what} must be a 4-digit year, got {str(year)[:40]!r}") from None
     if isinstance(year, float) and year != value:
         raise ValueError(f"{what} must be a whole year")
-    if not MIN_YEAR <= value <= MAX_YEAR:
+    if not MIN_YEAR <= value <= MAX_YEAR:  # the store's range (schema.check_year), said for this input
         raise ValueError(f"{what} {value} is outside {MIN_YEAR}-{MAX_YEAR}")
-    return value
+    return schema.check_year(value)
 
 
 def check_year_range(first: Any, last: Any) -> tuple[int, int]:
@@ -106,7 +107,9 @@ def check_query(text: Any) -> str:
 
 
 def check_edition_key(key: Any) -> str:
-    if not isinstance(key, str) or not EDITION_KEY_RE.fullmatch(key.strip()):
+    """A user's edition key, spaces trimmed, checked by the store's own rule."""
+    try:
+        return schema.check_edition_key(key.strip() if isinstance(key, str) else key)
+    except ValueError:
         shown = str(key)[:60] if key is not None else ""
-        raise ValueError(f"edition key must look like /books/OL123M, got {shown!r}")
-    return key.strip()
+        raise ValueError(f"edition key must look like /books/OL123M, got {shown!r}") from None
