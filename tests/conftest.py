@@ -12,11 +12,31 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared").resolve()
 COVERS_DIR = SHARED / "data" / "covers"
 CORPUS_YEARS = (2019, 2020)
+CHROMIUM = "/usr/bin/chromium"
+SKIP_BROWSER_TESTS = "BOOK_ASSETS_SKIP_BROWSER_TESTS"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def require_browser() -> None:
+    """Browser tests run in CI: a missing Debian chromium or playwright package fails them, unless
+    ``BOOK_ASSETS_SKIP_BROWSER_TESTS=1`` opts out (then they are skipped, with the reason)."""
+    import importlib.util
+
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright python package")
+    if not missing:
+        return
+    reason = "browser tests cannot run, missing: " + "; ".join(missing)
+    if os.environ.get(SKIP_BROWSER_TESTS) == "1":
+        pytest.skip(f"{reason} ({SKIP_BROWSER_TESTS}=1)")
+    pytest.fail(f"{reason} (set {SKIP_BROWSER_TESTS}=1 to skip them instead)")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Fixtures for the CLIP tests: a tiny offline CLIP checkpoint and real cover files."""
+"""Fixtures for the CLIP tests: the tiny offline CLIP (``tiny_clip_dir``, from the root conftest)
+loaded once, and the real cover files from shared/ (missing covers fail the tests, never skip)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import pytest  # noqa: E402
 
-from tests.support.tiny_clip import build_tiny_clip  # noqa: E402
-
-COVERS_DIR = Path("/work/shared/data/covers")
-
-
-@pytest.fixture(scope="session")
-def tiny_clip_dir(tmp_path_factory) -> Path:
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip") / "model")
+from tests.conftest import COVERS_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -27,15 +21,11 @@ def tiny_bundle(tiny_clip_dir):
     return load_clip(str(tiny_clip_dir), device="cpu")
 
 
-def _cover_files() -> list[Path]:
-    return sorted(COVERS_DIR.glob("*/*.jpg"))
-
-
 @pytest.fixture(scope="session")
-def cover_files() -> list[Path]:
-    files = _cover_files()
+def cover_files(shared_dir) -> list[Path]:
+    files = sorted(COVERS_DIR.glob("*/*.jpg"))
     if not files:
-        pytest.skip(f"no real covers under {COVERS_DIR}")
+        pytest.fail(f"no cover files under {COVERS_DIR}")
     return files
 
 
@@ -61,4 +51,7 @@ def real_cover_files(cover_files) -> list[Path]:
 
 @pytest.fixture(scope="session")
 def placeholder_files(cover_files) -> list[Path]:
-    return [f for f in cover_files if f.stat().st_size < 100]
+    files = [f for f in cover_files if f.stat().st_size < 100]
+    if not files:
+        pytest.fail(f"no placeholder covers (tiny GIFs) under {COVERS_DIR}")
+    return files

@@ -9,15 +9,12 @@ from book_assets.covers.cache import CoverCache
 from book_assets.covers.download import DownloadSettings
 from tests.support.cover_server import CoverServer
 
-REPO = Path(__file__).resolve().parents[2]
-COVERS_DIR = (REPO / "../shared/data/covers").resolve()
 
 
 @pytest.fixture(scope="session")
-def covers_dir() -> Path:
-    if not COVERS_DIR.is_dir():
-        pytest.skip(f"shared cover files not found at {COVERS_DIR}")
-    return COVERS_DIR
+def covers_dir(shared_dir) -> Path:
+    """The real covers from ../shared (the root fixture fails, never skips, when they are missing)."""
+    return shared_dir / "data" / "covers"
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import socket
 import time
 
@@ -80,9 +81,7 @@ def _set_matrix(server):
 def test_every_behaviour_ends_in_the_right_outcome(server, cache, fast_settings):
     _set_matrix(server)
     downloader = CoverDownloader(cache, fast_settings)
-    t0 = time.monotonic()
     outcomes = by_id(downloader.download_all(items(server, [*MATRIX, 1, 2, 3])))
-    elapsed = time.monotonic() - t0
     for cover_id, (_, status, reason, attempts) in MATRIX.items():
         o = outcomes[cover_id]
         assert (o.status, o.reason, o.attempts) == (status, reason, attempts), o
@@ -95,8 +94,19 @@ def test_every_behaviour_ends_in_the_right_outcome(server, cache, fast_settings)
     assert server.requests_for(105) == 3 and server.requests_for(113) == 3
     assert "HTTP 403" in outcomes[102].detail
     assert all(outcomes[i].status == "ok" for i in (1, 2, 3))
-    # timeouts run in parallel: 3 attempts of ~1 s each, plus backoff, for the slowest covers
-    assert elapsed < 3 * 1.0 + 2.0
+    # timeouts run in parallel, not one after another: the first attempts of the three covers that
+    # time out (106, 107 slow, 108 trickling) all reached the server before any of them was retried,
+    # and a hung cover does not hold up the queue (1, 2, 3 go last) until its retries are spent
+    arrivals = {}
+    for t, path, _ in sorted(server.requests):
+        arrivals.setdefault(int(path.split("/")[3].split("-")[0]), []).append(t)
+    slow = (106, 107, 108)
+    assert max(arrivals[c][0] for c in slow) < min(arrivals[c][1] for c in slow)
+    assert max(arrivals[c][0] for c in (1, 2, 3)) < arrivals[106][2]
+    # which deadline stopped them: the read timeout for a server that never answers, the
+    # per-attempt body deadline for one that trickles bytes faster than the read timeout
+    assert "ReadTimeoutError" in outcomes[106].detail, outcomes[106].detail
+    assert "body not complete within 1.0s" in outcomes[108].detail, outcomes[108].detail
 
 
 def test_second_run_uses_the_cache_and_retries_only_transient_failures(server, cache, fast_settings):
@@ -137,13 +147,16 @@ def test_transient_failure_recovers_on_next_run(server, cache, fast_settings):
 
 def test_rate_ceiling_is_never_exceeded(server, cache):
     settings = DownloadSettings(rps=20, max_concurrency=8, timeout_s=5.0)
+    downloader = CoverDownloader(cache, settings)
     t0 = time.monotonic()
-    outcomes = CoverDownloader(cache, settings).download_all(items(server, range(60)))
+    outcomes = downloader.download_all(items(server, range(60)))
     elapsed = time.monotonic() - t0
-    assert all(o.status == "ok" for o in outcomes)
-    assert server.request_count == 60
+    # throttled by waiting, not by failing: one request per cover, nothing retried or refused
+    assert [(o.status, o.attempts) for o in outcomes] == [("ok", 1)] * 60
+    assert server.request_count == downloader.stats["requests"] == 60
+    assert downloader.stats["retries"] == downloader.stats["rate_limited"] == 0
     assert server.max_requests_in_window(1.0) <= 20
-    assert 59 / 20 - 0.05 <= elapsed <= 60 / 20 + 1.0
+    assert elapsed >= 59 / 20 - 0.05  # never released early
 
 
 def test_429_retry_after_pauses_every_worker(covers_dir, tmp_path):
@@ -164,15 +177,37 @@ def test_429_retry_after_pauses_every_worker(covers_dir, tmp_path):
         assert retry - t429 >= 1.0
 
 
-def test_retry_after_http_date_and_cap(server, cache):
+class _RecordingLimiter(dl.RateLimiter):
+    """The downloader's limiter, recording every pause it is asked for (seconds from now)."""
+
+    pauses: list[float] = []
+
+    def pause_until(self, monotonic_time: float) -> None:
+        type(self).pauses.append(monotonic_time - time.monotonic())
+        super().pause_until(monotonic_time)
+
+
+@pytest.mark.timeout(120)  # guard only: an uncapped Retry-After of 3600 s would hang here
+def test_retry_after_http_date_and_cap(server, cache, monkeypatch):
+    monkeypatch.setattr(dl, "RateLimiter", _RecordingLimiter)
+    monkeypatch.setattr(_RecordingLimiter, "pauses", [])
     server.set_behaviour(1, Behaviour.rate_limited(times=1, retry_after=http_date(2)))
     server.set_behaviour(2, Behaviour.rate_limited(times=1, retry_after="3600"))
     settings = DownloadSettings(rps=0, max_concurrency=1, timeout_s=2.0, max_retry_after_s=1.5, backoff_s=0.01)
     t0 = time.monotonic()
     outcomes = CoverDownloader(cache, settings).download_all(items(server, [1, 2]))
     elapsed = time.monotonic() - t0
-    assert [o.status for o in outcomes] == ["ok", "ok"]
-    assert 1.0 <= elapsed < 1.5 + 1.5 + 1.0  # both pauses were capped at max_retry_after_s
+    assert [(o.status, o.attempts) for o in outcomes] == [("ok", 2), ("ok", 2)]
+    # one pause per 429, in order: the HTTP date (~1-2 s ahead, read as a date, not the ~0.01 s
+    # backoff fallback) and 3600 s, both capped at 1.5 s
+    date_pause, long_pause = _RecordingLimiter.pauses
+    assert 0.1 < date_pause <= 1.5 and 1.4 < long_pause <= 1.5, _RecordingLimiter.pauses
+    # and honoured: each retry reached the server no earlier than its pause allowed
+    arrivals = [[t for t, path, _ in sorted(server.requests) if path.startswith(f"/b/id/{c}-")] for c in (1, 2)]
+    assert [len(a) for a in arrivals] == [2, 2]
+    assert arrivals[0][1] - arrivals[0][0] >= date_pause - 0.01
+    assert arrivals[1][1] - arrivals[1][0] >= long_pause - 0.01
+    assert elapsed >= 1.0
 
 
 def test_persistent_429_fails_as_rate_limited_and_is_not_cached(server, cache):
@@ -183,6 +218,7 @@ def test_persistent_429_fails_as_rate_limited_and_is_not_cached(server, cache):
     assert cache.lookup(4) is None
 
 
+@pytest.mark.timeout(120)  # guard only: without the deadline a trickled cover takes minutes to hours
 @pytest.mark.parametrize("behaviour", [Behaviour.trickle(delay_s=0.05, chunk=64),
                                        Behaviour.trickle(delay_s=0.7, chunk=1)])
 def test_trickling_server_times_out_within_the_deadline(server, cache, behaviour):
@@ -192,8 +228,13 @@ def test_trickling_server_times_out_within_the_deadline(server, cache, behaviour
     t0 = time.monotonic()
     [o] = CoverDownloader(cache, settings).download_all(items(server, [9]))
     elapsed = time.monotonic() - t0
-    assert (o.status, o.reason) == ("failed", dl.TIMEOUT)
-    assert elapsed < 1.0 + 0.4
+    assert (o.status, o.reason, o.attempts) == ("failed", dl.TIMEOUT, 1)
+    assert server.requests_for(9) == 1
+    # the per-attempt body deadline fired (not the read timeout), part way through the body
+    match = re.fullmatch(r"body not complete within 1\.0s \((\d+) bytes received\)", o.detail)
+    assert match, o.detail
+    assert int(match.group(1)) < len(server.bytes_for(9))
+    assert elapsed >= 1.0  # not before the deadline
 
 
 def test_identical_images_are_stored_once(server, cache, tmp_path):

@@ -15,7 +15,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from book_assets.emr.job_runtime import REPORT_PREFIX
-from book_assets.openlibrary.records import edition_fields
 from book_assets.resources.spark import SparkLauncher, spark_home
 from book_assets.warehouse import RECENT_FICTION, RECENT_FICTION_SCHEMA, year_uri
 
@@ -115,8 +114,7 @@ def test_author_names_in_key_order_with_fallbacks(job_output):
     _, rows, _ = job_output
     assert rows["/books/OL1M"]["authors"] == ["Ann"]  # A2 unknown, A3 has an empty name
     assert rows["/books/OL2M"]["authors"] == ["Bob", "Ann"]  # the work's keys, repeats dropped
-    by_statement = edition_fields("/books/OL3M", json.loads(EDITIONS[2].split("\t")[4]))["by_statement_authors"]
-    assert by_statement and rows["/books/OL3M"]["authors"] == by_statement
+    assert rows["/books/OL3M"]["authors"] == ["Carl Doe"]  # A9 unknown, no work authors: "by Carl Doe"
     assert rows["/books/OL6M"]["authors"] == ["Dee"]  # two keys with the same name
 
 
@@ -130,8 +128,11 @@ def test_subjects_merged_and_duplicates_dropped(job_output):
 def test_every_line_counted_and_years_verified(job_output):
     report, _, _ = job_output
     assert report["lines_read"] == {"editions": len(EDITIONS), "works": len(WORKS), "authors": len(AUTHORS)}
-    assert report["rejections"] == {"not_fiction": 2, "too_few_pages": 1}
+    assert report["rejections"] == {"not_fiction": 2, "too_few_pages": 1, "duplicate_edition": 1}
     assert report["malformed"]["editions"] == {"wrong_column_count": 1}
+    # Every edition line is malformed, rejected for one reason, or one written row.
+    written = sum(f["rows"] for f in report["per_year"].values())
+    assert sum(report["malformed"]["editions"].values()) + sum(report["rejections"].values()) + written == len(EDITIONS)
     per_year = report["per_year"]
     assert {y: f["rows"] for y, f in per_year.items()} == {"2019": 5, "2020": 1, "2021": 0}
     assert all(f["year_mismatch"] == 0 and f["duplicate_edition_keys"] == 0 for f in per_year.values())

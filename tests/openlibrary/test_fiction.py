@@ -65,7 +65,6 @@ def test_not_adult_fiction(subjects):
 def test_union_of_edition_and_work_subjects():
     edition, work = ["Paperback edition"], ["Fiction"]
     assert is_fiction(edition + work)
-    assert not is_fiction(["Fiction"] + ["Juvenile fiction"])
 
 
 def test_tolerates_non_strings_and_generators():

@@ -108,30 +108,34 @@ def _fields(**changes):
     return fields
 
 
-@pytest.mark.parametrize(
-    "changes, work_subjects, years, reason",
-    [
-        ({}, [], {2019, 2020}, None),
-        ({}, [], None, None),
-        ({"languages": []}, [], None, REJECT_NOT_ENGLISH),
-        ({"languages": ["fre"]}, [], None, REJECT_NOT_ENGLISH),
-        ({"languages": ["ger"]}, [], None, REJECT_NOT_ENGLISH),
-        ({"languages": ["fre", "eng"]}, [], None, None),
-        ({"year": None}, [], None, REJECT_NO_YEAR),
-        ({}, [], {2020}, REJECT_YEAR_NOT_SELECTED),
-        ({"pages": None}, [], None, REJECT_TOO_FEW_PAGES),
-        ({"pages": 100}, [], None, REJECT_TOO_FEW_PAGES),
-        ({"pages": 101}, [], None, None),
-        ({"subjects": []}, [], None, REJECT_NOT_FICTION),
-        ({"subjects": []}, ["Detective and mystery stories"], None, None),
-        ({"subjects": ["Fiction"]}, ["Juvenile fiction"], None, REJECT_NOT_FICTION),
-        ({"subjects": ["Nonfiction"]}, [], None, REJECT_NOT_FICTION),
-        ({"subjects": ["History"]}, ["Children's stories"], None, REJECT_NOT_FICTION),
-    ],
-)
+REJECTION_CASES = [
+    ({}, [], {2019, 2020}, None),
+    ({}, [], None, None),
+    ({"languages": []}, [], None, REJECT_NOT_ENGLISH),
+    ({"languages": ["fre"]}, [], None, REJECT_NOT_ENGLISH),
+    ({"languages": ["ger"]}, [], None, REJECT_NOT_ENGLISH),
+    ({"languages": ["fre", "eng"]}, [], None, None),
+    ({"year": None}, [], None, REJECT_NO_YEAR),
+    ({}, [], {2020}, REJECT_YEAR_NOT_SELECTED),
+    ({"pages": None}, [], None, REJECT_TOO_FEW_PAGES),
+    ({"pages": 100}, [], None, REJECT_TOO_FEW_PAGES),
+    ({"pages": 101}, [], None, None),
+    ({"subjects": []}, [], None, REJECT_NOT_FICTION),
+    ({"subjects": []}, ["Detective and mystery stories"], None, None),
+    ({"subjects": ["Fiction"]}, ["Juvenile fiction"], None, REJECT_NOT_FICTION),
+    ({"subjects": ["Nonfiction"]}, [], None, REJECT_NOT_FICTION),
+    ({"subjects": ["History"]}, ["Children's stories"], None, REJECT_NOT_FICTION),
+]
+
+
+@pytest.mark.parametrize("changes, work_subjects, years, reason", REJECTION_CASES)
 def test_edition_rejection(changes, work_subjects, years, reason):
     assert edition_rejection(_fields(**changes), work_subjects, years) == reason
-    assert reason is None or reason in REJECT_REASONS
+
+
+def test_rejection_cases_cover_every_listed_reason():
+    """REJECT_REASONS (which the fiction job counts) is exactly the set of reasons the cases produce."""
+    assert {case[-1] for case in REJECTION_CASES} - {None} == set(REJECT_REASONS)
 
 
 def test_work_fields_subjects_only():

@@ -10,6 +10,12 @@
 | hit id key                             | primary-key field name    | ``id``                          |
 
 Plus: indexes both accept, bulk import (server) with the insert fallback (Lite).
+
+Two rows are covered, on both backends, by ``tests/search/test_store.py``: a reload that touches
+only its own partition (``delete`` with a partition; ``test_reload_years_exact_isolated_and_repeatable``
+also checks the other year's vectors are unchanged, and ``test_no_server_rejected_features`` below
+that the layer never calls ``delete``/``upsert``), and per-partition counts (the same test counts
+two years and the total).
 """
 from __future__ import annotations
 
@@ -66,24 +72,6 @@ def test_same_cover_in_two_years_is_two_entities_not_a_move(stores, no_risky_cal
     store.reload_year(2019, make_rows(2019, 5, first_cover=1000))  # 1005.. leave 2019 only
     assert (store.count_year(2019), store.count_year(2020)) == (5, 10)
     assert _ids(store, 2020) == {entity_id(2020, 1005 + i) for i in range(10)}
-
-
-def test_reload_touches_only_its_partition(stores, no_risky_calls):
-    store = no_risky_calls(stores(stores.name("del")))
-    for year in (2018, 2019, 2020):
-        store.reload_year(year, make_rows(year, 8, seed=year))
-    before = {y: _titles(store, y) for y in (2018, 2020)}
-    store.reload_year(2019, make_rows(2019, 3, seed=7))
-    assert {y: _titles(store, y) for y in (2018, 2020)} == before
-    assert [store.count_year(y) for y in (2018, 2019, 2020)] == [8, 3, 8]
-
-
-def test_count_year_is_per_partition_not_collection_total(stores):
-    store = stores(stores.name("cnt"))
-    store.reload_year(2019, make_rows(2019, 7))
-    store.reload_year(2020, make_rows(2020, 4))
-    assert (store.count_year(2019), store.count_year(2020), store.count_year(2021)) == (7, 4, 0)
-    assert store.count_total() == 11
 
 
 def test_reloading_a_loaded_partition_works(stores):

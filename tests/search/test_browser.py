@@ -1,36 +1,34 @@
 """The search page in a real browser (Debian chromium via Playwright): cards, thumbnails, escaping."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.conftest import CHROMIUM, COVERS_DIR, require_browser
 from tests.search.conftest import FakeEncoder, make_rows
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAYLOAD_TITLE = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install -y chromium"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _browser_available():
+    """Fails (or, with BOOK_ASSETS_SKIP_BROWSER_TESTS=1, skips) before any fixture starts servers."""
+    require_browser()
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    pytest.importorskip("playwright.sync_api", reason="playwright python package not installed")
+def site(tmp_path_factory, shared_dir):
     from book_assets.milvus.store import CoverStore
     from book_assets.search.api import SearchService
     from book_assets.search.web import BackgroundServer
-    from tests.support.cover_server import CoverServer, real_cover_files
+    from tests.support.cover_server import CoverServer
 
-    if not real_cover_files():
-        pytest.skip("no real cover JPEGs under shared/data/covers")
-    with CoverServer() as covers:
+    with CoverServer(COVERS_DIR) as covers:
         store = CoverStore(str(tmp_path_factory.mktemp("browser") / "covers.db"), collection="browser")
         titles = [f"Cover number {i}" for i in range(12)]
         titles[0] = PAYLOAD_TITLE

@@ -7,20 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from tests.conftest import COVERS_DIR
 from tests.search.conftest import make_rows
 
-pytest.importorskip("torch", reason="torch not installed")
-pytest.importorskip("book_assets.clip.embed", reason="book_assets.clip not available")
 
-
-@pytest.fixture(scope="module")
-def tiny_clip_dir(tmp_path_factory):
-    from tests.support.tiny_clip import build_tiny_clip
-
-    return build_tiny_clip(tmp_path_factory.mktemp("tiny_clip") / "model")
-
-
-def test_search_service_from_settings_with_tiny_clip(tiny_clip_dir, tmp_path):
+def test_search_service_from_settings_with_tiny_clip(tiny_clip_dir, shared_dir, tmp_path):
     from book_assets.clip.embed import embed_images, embed_texts
     from book_assets.clip.model import get_clip
     from book_assets.clip.preprocess import decode_image
@@ -39,14 +30,17 @@ def test_search_service_from_settings_with_tiny_clip(tiny_clip_dir, tmp_path):
     bundle = get_clip(settings.clip_model)
     titles = ["a dark castle in the rain", "love letters from space", "the book of cats", "a red planet"]
     text_vectors = embed_texts(bundle, titles)
-    files = real_cover_files()[:4]
+    files = real_cover_files(COVERS_DIR)[:4]
+    assert len(files) == 4, files
     image_vectors = embed_images(bundle, [decode_image(f.read_bytes()) for f in files])
     assert text_vectors.shape == image_vectors.shape == (4, bundle.dim)
 
     store = CoverStore(settings.milvus_uri, collection=settings.milvus_collection)
     store.reload_year(2019, make_rows(2019, 4, dim=bundle.dim, titles=titles, vectors=text_vectors))
-    store.reload_year(2020, make_rows(2020, 4, dim=bundle.dim, vectors=image_vectors))
+    rows20 = make_rows(2020, 4, dim=bundle.dim, vectors=image_vectors)
+    store.reload_year(2020, rows20)
     store.close()
+    keys20 = rows20.column("edition_key").to_pylist()
 
     service = SearchService.from_settings(settings)
     try:
@@ -54,8 +48,23 @@ def test_search_service_from_settings_with_tiny_clip(tiny_clip_dir, tmp_path):
         hits = service.search("love letters from space", years=(2019, 2019), top_k=4)
         assert hits[0].title == "love letters from space"
         assert hits[0].score == pytest.approx(1.0, abs=1e-3)
+
+        # a text query over image vectors: the ranking and the scores are the cosines between the
+        # CLIP text embedding of the query and the CLIP image embeddings of the covers
+        query = embed_texts(bundle, ["a book cover"])[0]
+        cosines = image_vectors @ query
+        assert len(set(np.round(cosines, 4))) == 4  # distinct scores: the order below means something
+        order = np.argsort(-cosines)
         images = service.search("a book cover", years=[2020], top_k=4)
-        assert len(images) == 4 and {h.year for h in images} == {2020}
-        assert all(np.isfinite(h.score) for h in images)
+        assert [h.edition_key for h in images] == [keys20[i] for i in order]
+        assert [h.score for h in images] == pytest.approx(cosines[order].tolist(), abs=1e-4)
+        assert {h.year for h in images} == {2020}
+
+        # an image as the query ("more like this" on a stored cover): the other covers by image-image cosine
+        similar = image_vectors[1:] @ image_vectors[0]
+        order = np.argsort(-similar) + 1
+        like = service.more_like_this(keys20[0], years=[2020], top_k=3)
+        assert [h.edition_key for h in like] == [keys20[i] for i in order]
+        assert [h.score for h in like] == pytest.approx(similar[order - 1].tolist(), abs=1e-4)
     finally:
         service.close()
