@@ -190,6 +190,7 @@ def test_killed_milvus_load_is_repaired_by_the_next_run(tmp_path):
     result = materialize([milvus_collection], partition_key=str(KILL_YEAR), resources=resources)
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"entity_count_matches": True, "probe_finds_itself": True, "index_exists": True}
+    assert checks == {"entity_count_matches": True, "probe_finds_itself": True, "index_exists": True,
+                      "rows_have_metadata": True}
     assert _count(db, KILL_YEAR) == N_KILL
     assert _count(db, OTHER_YEAR) == N_OTHER

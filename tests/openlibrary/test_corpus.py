@@ -62,6 +62,7 @@ def reproduce(out: Path, years, current_year: int):
             "pages": fields["pages"],
             "cover_id": fields["cover_id"],
             "isbn_13": fields["isbn_13"],
+            "languages": fields["languages"],
             "year": fields["year"],
         })
     covers = {y: {} for y in years}
