@@ -2,69 +2,13 @@
 from __future__ import annotations
 
 import gzip
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.staging import stage_dump
-
-
-class _RangeServer:
-    """Serves one file with Range support; can cut the first response short."""
-
-    def __init__(self, payload: bytes, cut_first_at: int | None = None, lie_about_size: bool = False):
-        self.payload = payload
-        self.cut_first_at = cut_first_at
-        self.lie_about_size = lie_about_size
-        self.ranges: list[str | None] = []
-        self.if_ranges: list[str | None] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _headers(self, body_len: int, status: int, extra: dict | None = None):
-                self.send_response(status)
-                self.send_header("Content-Length", str(body_len))
-                self.send_header("ETag", '"v1"')
-                for k, v in (extra or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-
-            def do_HEAD(self):
-                size = len(outer.payload) + (10 if outer.lie_about_size else 0)
-                self._headers(size, 200)
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                outer.ranges.append(rng)
-                outer.if_ranges.append(self.headers.get("If-Range"))
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                body = outer.payload[start:]
-                status = 206 if rng else 200
-                extra = {"Content-Range": f"bytes {start}-{len(outer.payload) - 1}/{len(outer.payload)}"} if rng else {}
-                self._headers(len(body), status, extra)
-                if outer.cut_first_at is not None and len(outer.ranges) == 1:
-                    self.wfile.write(body[: outer.cut_first_at])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_port}/ol_dump_editions_latest.txt.gz"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support.dump_server import DumpServer
 
 
 def _dump_bytes(lines: int) -> bytes:
@@ -79,14 +23,16 @@ def test_interrupted_download_resumes_with_range(tmp_path, monkeypatch):
     monkeypatch.setattr(fetch._download_with_resume.retry, "wait", lambda *a, **k: 0)
     payload = _dump_bytes(3000)
     cut = len(payload) // 3
-    server = _RangeServer(payload, cut_first_at=cut)
+    server = DumpServer(payload)
+    server.cut_at, server.cuts_left = cut, 1  # only the first GET is cut short
     with server as url:
         fetched = fetch_dump(url, tmp_path / "raw")
     assert fetched.path.read_bytes() == payload
     assert fetched.size == len(payload)
-    assert server.ranges[0] is None and len(server.ranges) == 2
-    resumed_at = int(server.ranges[1].split("=")[1].rstrip("-"))
-    assert 0 < resumed_at <= cut and server.if_ranges[1] == '"v1"'
+    first, second = server.gets
+    assert first["range"] is None
+    resumed_at = int(second["range"].split("=")[1].rstrip("-"))
+    assert 0 < resumed_at <= cut and (second["if_range"], second["status"]) == ('"v1"', 206)
 
 
 def test_resume_sends_range_for_existing_part_file(tmp_path):
@@ -95,28 +41,28 @@ def test_resume_sends_range_for_existing_part_file(tmp_path):
     raw.mkdir()
     (raw / "ol_dump_editions_latest.txt.gz.part").write_bytes(payload[:1000])
     (raw / "ol_dump_editions_latest.txt.gz.part.validator").write_text('"v1"')  # the version it came from
-    server = _RangeServer(payload)
+    server = DumpServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
-    assert server.ranges == ["bytes=1000-"] and server.if_ranges == ['"v1"']
+    assert server.gets == [{"range": "bytes=1000-", "if_range": '"v1"', "status": 206}]
     assert fetched.path.read_bytes() == payload
     assert fetched.downloaded_bytes == len(payload) - 1000
 
 
 def test_same_remote_version_is_not_downloaded_twice(tmp_path):
     payload = _dump_bytes(500)
-    server = _RangeServer(payload)
+    server = DumpServer(payload)
     with server as url:
         fetch_dump(url, tmp_path / "raw")
         again = fetch_dump(url, tmp_path / "raw")
-    assert len(server.ranges) == 1 and again.downloaded_bytes == 0
+    assert len(server.gets) == 1 and again.downloaded_bytes == 0
 
 
 def test_short_download_fails_the_size_check(tmp_path, monkeypatch):
     import book_assets.dump.fetch as fetch
 
     monkeypatch.setattr(fetch._download_with_resume.retry, "wait", lambda *a, **k: 0)
-    with _RangeServer(_dump_bytes(200), lie_about_size=True) as url:
+    with DumpServer(_dump_bytes(200), lie_about_size=True) as url:
         with pytest.raises(DumpFetchError, match="bytes"):
             fetch_dump(url, tmp_path / "raw")
 

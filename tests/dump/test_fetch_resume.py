@@ -1,16 +1,10 @@
-"""Resuming a dump download never splices two versions of the file (If-Range + ``.part.validator``).
-
-A loopback server serves one "latest" URL whose content and ETag can change between requests,
-and implements ``Range`` / ``If-Range`` as RFC 9110 says: a Range request whose If-Range
-validator is not the current one gets 200 and the whole current file. (The helper in
-``test_fetch_and_stage.py`` has no versions and ignores If-Range, hence this one.)
-"""
+"""Resuming a dump download never splices two versions of the file (If-Range + ``.part.validator``),
+against the loopback :class:`tests.support.dump_server.DumpServer` whose file can change between
+requests."""
 from __future__ import annotations
 
-import http.server
 import json
 import random
-import threading
 
 import pytest
 import requests
@@ -18,79 +12,7 @@ from tenacity import stop_after_attempt
 
 import book_assets.dump.fetch as fetch
 from book_assets.dump.fetch import DumpChangedError, fetch_dump, resume_validator
-
-NAME = "ol_dump_editions_latest.txt.gz"
-
-
-class _VersionedServer:
-    """One file at ``/<NAME>``; its version can change; every GET's headers and status are recorded."""
-
-    def __init__(self, payload: bytes, etag: str | None = '"v1"', last_modified: str | None = None,
-                 ignore_range: bool = False, range_first: bool = False):
-        self.version = (payload, etag, last_modified)
-        self.ignore_range = ignore_range
-        self.range_first = range_first  # answer 416 to an unsatisfiable range before looking at If-Range
-        self.cut_at: int | None = None  # cut every GET body after this many bytes
-        self.next_version: tuple | None = None  # the URL moves to this version after the next GET
-        self.gets: list[dict] = []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _head(self, status: int, length: int, etag, last_modified, extra: dict | None = None):
-                self.send_response(status)
-                self.send_header("Content-Length", str(length))
-                if etag is not None:
-                    self.send_header("ETag", etag)
-                if last_modified is not None:
-                    self.send_header("Last-Modified", last_modified)
-                for key, value in (extra or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-
-            def do_HEAD(self):
-                payload, etag, last_modified = outer.version
-                self._head(200, len(payload), etag, last_modified)
-
-            def do_GET(self):
-                payload, etag, last_modified = outer.version
-                if outer.next_version is not None:
-                    outer.version, outer.next_version = outer.next_version, None
-                rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
-                strong = etag if etag is not None and not etag.startswith("W/") else None
-                matches = if_range is None or if_range in (strong, last_modified)
-                honour = rng is not None and not outer.ignore_range and matches
-                asked = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                start = asked if honour else 0
-                status = 206 if honour else 200
-                if (honour or (outer.range_first and rng)) and asked >= len(payload):
-                    status = 416
-                outer.gets.append({"range": rng, "if_range": if_range, "status": status})
-                if status == 416:
-                    self._head(416, 0, etag, last_modified, {"Content-Range": f"bytes */{len(payload)}"})
-                    return
-                body = payload[start:]
-                extra = {"Content-Range": f"bytes {start}-{len(payload) - 1}/{len(payload)}"} if status == 206 else {}
-                self._head(status, len(body), etag, last_modified, extra)
-                if outer.cut_at is not None:
-                    self.wfile.write(body[: outer.cut_at])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_port}/{NAME}"
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+from tests.support.dump_server import NAME, DumpServer
 
 
 def _payload(seed: int, size: int = 300_000) -> bytes:
@@ -117,7 +39,7 @@ def one_attempt(monkeypatch):
 def test_dump_replaced_between_two_runs_is_downloaded_whole(tmp_path, no_wait, one_attempt):
     old, new = _payload(1), _payload(2)  # same size: a splice would pass the size check
     raw = tmp_path / "raw"
-    server = _VersionedServer(old, etag='"old"')
+    server = DumpServer(old, etag='"old"')
     with server as url:
         server.cut_at = len(old) // 3
         with pytest.raises(requests.RequestException):
@@ -138,7 +60,7 @@ def test_dump_replaced_between_two_runs_is_downloaded_whole(tmp_path, no_wait, o
 
 def test_dump_replaced_between_two_attempts_of_one_run_is_not_spliced(tmp_path, no_wait, monkeypatch):
     old, new = _payload(3), _payload(4)
-    server = _VersionedServer(old, etag='"old"')
+    server = DumpServer(old, etag='"old"')
     with server as url:
         server.cut_at = len(old) // 2
         server.next_version = (new, '"new"', None)  # after the (cut) first GET the URL serves `new`
@@ -157,7 +79,7 @@ def test_unchanged_dump_resumes_with_range_and_if_range(tmp_path):
     raw.mkdir()
     (raw / f"{NAME}.part").write_bytes(payload[:1000])
     (raw / f"{NAME}.part.validator").write_text('"v1"')
-    server = _VersionedServer(payload)
+    server = DumpServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
     assert server.gets == [{"range": "bytes=1000-", "if_range": '"v1"', "status": 206}]
@@ -168,7 +90,7 @@ def test_unchanged_dump_resumes_with_range_and_if_range(tmp_path):
 def test_last_modified_is_the_validator_without_a_strong_etag(tmp_path, no_wait, one_attempt):
     payload = _payload(6)
     date = "Wed, 01 Jan 2025 00:00:00 GMT"
-    server = _VersionedServer(payload, etag='W/"weak"', last_modified=date)
+    server = DumpServer(payload, etag='W/"weak"', last_modified=date)
     with server as url:
         server.cut_at = 5000
         with pytest.raises(requests.RequestException):
@@ -185,7 +107,7 @@ def test_part_without_a_validator_is_started_over(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / f"{NAME}.part").write_bytes(b"x" * 1000)  # e.g. left by an older version of this code
-    server = _VersionedServer(payload)
+    server = DumpServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
     assert server.gets == [{"range": None, "if_range": None, "status": 200}]
@@ -198,7 +120,7 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path):
     raw.mkdir()
     (raw / f"{NAME}.part").write_bytes(payload[:1000])
     (raw / f"{NAME}.part.validator").write_text('"v1"')
-    server = _VersionedServer(payload, ignore_range=True)
+    server = DumpServer(payload, ignore_range=True)
     with server as url:
         fetched = fetch_dump(url, raw)
     assert server.gets[0]["status"] == 200
@@ -211,7 +133,7 @@ def test_complete_part_of_an_older_version_is_not_kept(tmp_path, no_wait):
     raw.mkdir()
     (raw / f"{NAME}.part").write_bytes(old)
     (raw / f"{NAME}.part.validator").write_text('"old"')
-    server = _VersionedServer(new, etag='"new"', range_first=True)
+    server = DumpServer(new, etag='"new"', range_first=True)
     with server as url:
         fetched = fetch_dump(url, raw)
     assert [g["status"] for g in server.gets] == [416, 200]
@@ -220,7 +142,7 @@ def test_complete_part_of_an_older_version_is_not_kept(tmp_path, no_wait):
 
 def test_size_change_between_head_and_get_fails_at_once(tmp_path, no_wait, monkeypatch):
     old, new = _payload(11), _payload(12, size=200_000)
-    server = _VersionedServer(new, etag='"new"')
+    server = DumpServer(new, etag='"new"')
     # HEAD still described the old dump when the GET already serves the new one (another size)
     monkeypatch.setattr(fetch, "remote_version",
                         lambda url, timeout=30.0: {"etag": '"old"', "last_modified": "", "size": len(old)})
