@@ -35,20 +35,6 @@ def test_interrupted_download_resumes_with_range(tmp_path, monkeypatch):
     assert 0 < resumed_at <= cut and (second["if_range"], second["status"]) == ('"v1"', 206)
 
 
-def test_resume_sends_range_for_existing_part_file(tmp_path):
-    payload = _dump_bytes(2000)
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "ol_dump_editions_latest.txt.gz.part").write_bytes(payload[:1000])
-    (raw / "ol_dump_editions_latest.txt.gz.part.validator").write_text('"v1"')  # the version it came from
-    server = DumpServer(payload)
-    with server as url:
-        fetched = fetch_dump(url, raw)
-    assert server.gets == [{"range": "bytes=1000-", "if_range": '"v1"', "status": 206}]
-    assert fetched.path.read_bytes() == payload
-    assert fetched.downloaded_bytes == len(payload) - 1000
-
-
 def test_same_remote_version_is_not_downloaded_twice(tmp_path):
     payload = _dump_bytes(500)
     server = DumpServer(payload)

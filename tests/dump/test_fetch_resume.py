@@ -12,7 +12,7 @@ from tenacity import stop_after_attempt
 
 import book_assets.dump.fetch as fetch
 from book_assets.dump.fetch import DumpChangedError, fetch_dump, resume_validator
-from tests.support.dump_server import NAME, DumpServer
+from tests.support.dump_server import NAME, DumpServer, leave_part
 
 
 def _payload(seed: int, size: int = 300_000) -> bytes:
@@ -76,9 +76,7 @@ def test_dump_replaced_between_two_attempts_of_one_run_is_not_spliced(tmp_path, 
 def test_unchanged_dump_resumes_with_range_and_if_range(tmp_path):
     payload = _payload(5)
     raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / f"{NAME}.part").write_bytes(payload[:1000])
-    (raw / f"{NAME}.part.validator").write_text('"v1"')
+    leave_part(raw, payload[:1000], '"v1"')
     server = DumpServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
@@ -105,8 +103,7 @@ def test_last_modified_is_the_validator_without_a_strong_etag(tmp_path, no_wait,
 def test_part_without_a_validator_is_started_over(tmp_path):
     payload = _payload(7)
     raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / f"{NAME}.part").write_bytes(b"x" * 1000)  # e.g. left by an older version of this code
+    leave_part(raw, b"x" * 1000)  # no validator: e.g. left by an older version of this code
     server = DumpServer(payload)
     with server as url:
         fetched = fetch_dump(url, raw)
@@ -117,9 +114,7 @@ def test_part_without_a_validator_is_started_over(tmp_path):
 def test_server_ignoring_range_restarts_from_zero(tmp_path):
     payload = _payload(8)
     raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / f"{NAME}.part").write_bytes(payload[:1000])
-    (raw / f"{NAME}.part.validator").write_text('"v1"')
+    leave_part(raw, payload[:1000], '"v1"')
     server = DumpServer(payload, ignore_range=True)
     with server as url:
         fetched = fetch_dump(url, raw)
@@ -130,9 +125,7 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path):
 def test_complete_part_of_an_older_version_is_not_kept(tmp_path, no_wait):
     old, new = _payload(9), _payload(10)  # same size: the Range request is unsatisfiable (416)
     raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / f"{NAME}.part").write_bytes(old)
-    (raw / f"{NAME}.part.validator").write_text('"old"')
+    leave_part(raw, old, '"old"')
     server = DumpServer(new, etag='"new"', range_first=True)
     with server as url:
         fetched = fetch_dump(url, raw)

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 import http.server
 import threading
+from pathlib import Path
 
 NAME = "ol_dump_editions_latest.txt.gz"
+
+
+def leave_part(raw: Path, data: bytes, validator: str | None = None) -> None:
+    """What an interrupted download leaves in ``raw``: ``NAME.part`` and, if given, its validator."""
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / f"{NAME}.part").write_bytes(data)
+    if validator is not None:
+        (raw / f"{NAME}.part.validator").write_text(validator)
 
 
 class DumpServer:
