@@ -10,10 +10,15 @@ ViT-B/32 of ``bench_embed_cpu.py`` (same architecture as openai/clip-vit-base-pa
 * ``bare image tower``: ``get_image_features`` on pre-made pixel tensors already on the GPU, at
   each batch size, bf16 (the dtype ``load_clip`` picks on CUDA) and fp32 (TF32 off) -- images/s;
 * ``JPEG decode + resize``: the project's decode and resize/crop (``decode_image`` +
-  ``preprocess``) in a process pool of ``--workers`` (default: every core) -- images/s, and per
-  core;
-* ``end to end``: the pool decodes and crops covers to uint8 while the GPU normalises and embeds
-  the previous batch (bf16) -- covers/s including decode;
+  ``preprocess``) on ``--workers`` processes (default: every core), two ways -- images/s, and
+  against the same decode in this one process:
+
+  - ``pool``: a ``multiprocessing`` pool that is sent each cover's bytes and pickles each
+    224x224x3 crop back through a pipe (the baseline);
+  - ``DataLoader``: ``torch.utils.data.DataLoader`` workers that read the cover files
+    themselves and hand whole uint8 batches back in shared memory;
+* ``end to end``: the same two feeders decode and crop while the GPU normalises and embeds the
+  previous batch (bf16) -- covers/s including decode;
 * ``cover_embeddings path (1 process)``: ``embed_cover_batches``, the job's mapInPandas body, in
   one process (its 4 IO threads) -- what one Spark Python worker does.
 
@@ -91,6 +96,72 @@ def bare_forward(model, device, dtype, batch: int, size: int, seconds: float) ->
         return iters * batch / (time.perf_counter() - start)
 
 
+class CoverCrops:
+    """DataLoader dataset: item ``i`` is cover file ``paths[i]`` decoded and cropped to uint8 (H, W, 3)."""
+
+    def __init__(self, paths: list[str], plan) -> None:
+        self.paths, self.plan = paths, plan
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        import numpy as np
+        import torch
+
+        global _PLAN
+        _PLAN = self.plan
+        with open(self.paths[i], "rb") as fh:
+            crop = _decode_crop(fh.read())
+        return torch.from_numpy(np.require(crop, requirements=["C", "W"]))  # a view of PIL's buffer is read-only
+
+
+def _loader_worker_init(_worker_id: int) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def crop_loader(paths: list[str], plan, batch: int, workers: int, pin: bool):
+    """Persistent spawn workers (see the pool's note on fork), batches collated in the workers."""
+    from torch.utils.data import DataLoader
+
+    return DataLoader(CoverCrops(paths, plan), batch_size=batch, num_workers=workers, pin_memory=pin,
+                      persistent_workers=True, prefetch_factor=4, multiprocessing_context="spawn",
+                      worker_init_fn=_loader_worker_init)
+
+
+def loader_decode_rate(loader) -> float:
+    start, n = time.perf_counter(), 0
+    for crops in loader:
+        n += len(crops)
+    return n / (time.perf_counter() - start)
+
+
+def _embed_uint8(model, x, device, dtype, m, s):
+    import torch.nn.functional as F
+
+    from book_assets.clip.embed import features_tensor
+
+    x = ((x.permute(0, 3, 1, 2).float() / 255.0 - m) / s).to(dtype)
+    return F.normalize(features_tensor(model.get_image_features(pixel_values=x)).float(), dim=-1)
+
+
+def loader_end_to_end(loader, model, device, dtype, mean, std) -> float:
+    """DataLoader workers decode while the GPU embeds: covers/s including decode."""
+    import torch
+
+    m = torch.tensor(mean, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+    s = torch.tensor(std, device=device, dtype=torch.float32).view(1, 3, 1, 1)
+    start, n = time.perf_counter(), 0
+    with torch.inference_mode():
+        for crops in loader:
+            _embed_uint8(model, crops.to(device, non_blocking=True), device, dtype, m, s)
+            n += len(crops)
+        _sync(device)
+    return n / (time.perf_counter() - start)
+
+
 def decode_rate(pool, blobs: list[bytes]) -> float:
     start = time.perf_counter()
     for _ in pool.imap(_decode_crop, blobs, chunksize=16):
@@ -102,9 +173,6 @@ def end_to_end(pool, model, device, dtype, blobs: list[bytes], batch: int, mean,
     """Decode in the pool while the GPU embeds: covers/s including decode."""
     import numpy as np
     import torch
-    import torch.nn.functional as F
-
-    from book_assets.clip.embed import features_tensor
 
     m = torch.tensor(mean, device=device, dtype=torch.float32).view(1, 3, 1, 1)
     s = torch.tensor(std, device=device, dtype=torch.float32).view(1, 3, 1, 1)
@@ -114,9 +182,8 @@ def end_to_end(pool, model, device, dtype, blobs: list[bytes], batch: int, mean,
         for crop in pool.imap(_decode_crop, blobs, chunksize=16):
             crops.append(crop)
             if len(crops) == batch:
-                x = torch.from_numpy(np.stack(crops)).to(device, non_blocking=True)
-                x = ((x.permute(0, 3, 1, 2).float() / 255.0 - m) / s).to(dtype)
-                F.normalize(features_tensor(model.get_image_features(pixel_values=x)).float(), dim=-1)
+                _embed_uint8(model, torch.from_numpy(np.stack(crops)).to(device, non_blocking=True),
+                             device, dtype, m, s)
                 done += len(crops)
                 crops = []
         _sync(device)
@@ -184,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{card}: torch {torch.__version__}, {label}, decode workers {workers}")
 
     bundle = load_clip(model_id, device=str(device))  # bf16 on CUDA, fp32 on CPU
+    log(f"image processor {type(bundle.image_processor).__name__}, "
+        f"fast preprocess plan: {'yes' if _fast_plan(bundle.image_processor) else 'no'}")
     half = torch.bfloat16
     models = {"bf16": bundle.model.to(half) if device.type == "cpu" else bundle.model}
     fp32 = CLIPModel.from_pretrained(model_id, dtype=torch.float32).to(device).eval()
@@ -222,24 +291,48 @@ def main(argv: list[str] | None = None) -> int:
     # spawn, not fork: the parent has already run torch (its OpenMP pool is up), and a forked
     # child that touches OpenMP again can hang for ever (seen once in CI, > 900 s).
     ctx = mp.get_context("spawn")
+    _, _, _, _, _, mean, std = plan
+    batch = max(batches)
+    ref = bare[(batch, "bf16")]
+    _init_worker(plan)
+    one = blobs[: min(len(blobs), 1200)]
+    for data in one[:16]:
+        _decode_crop(data)
+    start = time.perf_counter()
+    for data in one:
+        _decode_crop(data)
+    single = len(one) / (time.perf_counter() - start)
+    log(f"decode, 1 process: {single:.0f}/s")
     with ctx.Pool(workers, initializer=_init_worker, initargs=(plan,)) as pool:
         decode_rate(pool, blobs[: min(len(blobs), 64)])  # warm the workers
         dec = decode_rate(pool, blobs)
-        rows.append([f"JPEG decode + resize/crop, {workers} processes", dec,
-                     f"{dec / workers:.0f}/s per core"])
-        log(f"decode: {dec:.0f}/s")
-        _, _, _, _, _, mean, std = plan
-        batch = max(batches)
+        log(f"decode, pool: {dec:.0f}/s")
         e2e = end_to_end(pool, models["bf16"], device, half, blobs, batch, mean, std)
-        ref = bare[(batch, "bf16")]
-        rows.append([f"end to end (decode pool + bf16, batch {batch})", e2e,
-                     f"{e2e / ref:.0%} of bare bf16" if ref else "-"])
-        log(f"end to end: {e2e:.0f}/s")
+        log(f"end to end, pool: {e2e:.0f}/s")
+    image_paths = [str(files[i % len(files)]) for i in range(args.images)]
+    loader = crop_loader(image_paths, plan, batch, workers, pin=device.type == "cuda")
+    for _ in crop_loader(image_paths[: workers * 2], plan, 2, workers, pin=False):
+        pass  # (a throwaway loader: imports in fresh workers, so the page cache is warm too)
+    loader_decode_rate(loader)  # starts the persistent workers
+    ldec = loader_decode_rate(loader)
+    log(f"decode, DataLoader: {ldec:.0f}/s")
+    le2e = loader_end_to_end(loader, models["bf16"], device, half, mean, std)
+    log(f"end to end, DataLoader: {le2e:.0f}/s")
+    del loader
+    rows.append(["JPEG decode + resize/crop, 1 process", single, "1.00x"])
+    rows.append([f"JPEG decode + resize/crop, pool of {workers} (bytes, crops pickled)", dec,
+                 f"{dec / single:.2f}x 1 process"])
+    rows.append([f"JPEG decode + resize/crop, DataLoader {workers} workers (shared memory)", ldec,
+                 f"{ldec / single:.2f}x 1 process, {ldec / dec:.2f}x pool"])
+    rows.append([f"end to end, pool + bf16, batch {batch}", e2e,
+                 f"{e2e / ref:.0%} of bare bf16" if ref else "-"])
+    rows.append([f"end to end, DataLoader + bf16, batch {batch}", le2e,
+                 (f"{le2e / ref:.0%} of bare bf16, " if ref else "") + f"{le2e / e2e:.2f}x pool"])
     paths = [str(files[i % len(files)]) for i in range(args.udf_images)]
     udf_batch = min(256, max(batches))
     udf = udf_path(model_id, paths, udf_batch)
     rows.append([f"cover_embeddings path, 1 process, batch {udf_batch}", udf,
-                 f"{udf / e2e:.0%} of end to end" if e2e else "-"])
+                 f"{udf / le2e:.0%} of DataLoader end to end" if le2e else "-"])
     print_table(f"GPU embedding throughput: {card}, {label}", ["measure", "images/s", "ratio"], rows,
                 notes=[f"torch {torch.__version__}; bf16 ratio is against fp32 at the same batch (TF32 off)"])
     return 0

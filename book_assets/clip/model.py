@@ -27,7 +27,7 @@ class ClipBundle:
     """A loaded CLIP model with its image processor and tokenizer."""
 
     model: Any  # transformers.CLIPModel, eval mode
-    image_processor: Any  # CLIPImageProcessor (PIL or torchvision backend)
+    image_processor: Any  # CLIPImageProcessorPil (see _image_processor_class)
     tokenizer: Any
     device: torch.device
     dtype: torch.dtype
@@ -43,11 +43,27 @@ def _pick_device_and_dtype(device: str | None) -> tuple[torch.device, torch.dtyp
     return dev, torch.float32
 
 
-def _load_image_processor(model_id: str):
-    from transformers import CLIPImageProcessor
+def _image_processor_class():
+    """CLIP's PIL-backend image processor where this transformers has one, else ``CLIPImageProcessor``.
 
+    ``CLIPImageProcessor`` is the torchvision backend whenever torchvision is installed (GPU
+    images usually have it) and the PIL backend otherwise. The two resize differently, so the
+    same cover would embed differently from machine to machine, and the torchvision one also
+    turns off ``preprocess``'s fast path. Asking for the PIL backend by name keeps every
+    machine on the same pixels.
+    """
     try:
-        return CLIPImageProcessor.from_pretrained(model_id)
+        from transformers import CLIPImageProcessorPil
+    except ImportError:  # transformers without split backends
+        from transformers import CLIPImageProcessor
+
+        return CLIPImageProcessor
+    return CLIPImageProcessorPil
+
+
+def _load_image_processor(model_id: str):
+    try:
+        return _image_processor_class().from_pretrained(model_id)
     except (OSError, ValueError):  # checkpoints that only ship a processor_config
         from transformers import AutoProcessor
 

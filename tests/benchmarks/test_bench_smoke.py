@@ -58,8 +58,11 @@ def test_bench_embed_gpu_smoke(tmp_path):
     rows = _rows(out)
     assert rows[:4] == ["bare image tower, bf16, batch 4", "bare image tower, fp32, batch 4",
                         "bare image tower, bf16, batch 8", "bare image tower, fp32, batch 8"]
-    assert rows[4].startswith("JPEG decode + resize/crop") and rows[5].startswith("end to end")
-    assert rows[6].startswith("cover_embeddings path")
+    assert rows[4] == "JPEG decode + resize/crop, 1 process"
+    assert rows[5].startswith("JPEG decode + resize/crop, pool of")
+    assert rows[6].startswith("JPEG decode + resize/crop, DataLoader")
+    assert rows[7].startswith("end to end, pool") and rows[8].startswith("end to end, DataLoader")
+    assert rows[9].startswith("cover_embeddings path")
 
 
 def test_bench_embed_gpu_without_cuda_says_so():

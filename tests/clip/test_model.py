@@ -65,3 +65,22 @@ def test_configure_torch_threads(monkeypatch):
         assert configure_torch_threads() == 3
     finally:
         torch.set_num_threads(before)
+
+
+def test_image_processor_is_the_pil_backend_even_where_torchvision_is_installed(tiny_clip_dir, monkeypatch):
+    """With torchvision installed, ``CLIPImageProcessor`` is the torchvision backend: other
+    pixels and no fast path. Stand a torchvision-like class in its place and check that the
+    loader still gives the PIL backend, with the fast plan that the job relies on."""
+    import transformers
+
+    from book_assets.clip.preprocess import _fast_plan
+
+    class TorchvisionLike:
+        @classmethod
+        def from_pretrained(cls, *args, **kwargs):
+            return cls()
+
+    monkeypatch.setattr(transformers, "CLIPImageProcessor", TorchvisionLike)
+    processor = load_clip(str(tiny_clip_dir)).image_processor
+    assert type(processor).__name__ == "CLIPImageProcessorPil"
+    assert _fast_plan(processor)[:3] == (32, 32, 32)
