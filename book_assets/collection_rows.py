@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from book_assets.storage import filesystem_and_path
+from book_assets.storage import filesystem_and_path, read_replaced_dir
 from book_assets.warehouse import COVER_EMBEDDINGS, COVER_URLS, RECENT_FICTION, year_uri
 
 
@@ -31,7 +31,7 @@ class YearRows:
 
 def year_rows(warehouse: str, year: int) -> YearRows:
     """Columns: edition_key, work_key, title, authors, year, cover_id, cover_url, embedding."""
-    emb = _read(warehouse, COVER_EMBEDDINGS, year)
+    emb = read_replaced_dir(year_uri(warehouse, COVER_EMBEDDINGS, year))  # its newest generation
     url_table = _read(warehouse, COVER_URLS, year)
     urls = dict(zip(url_table.column("cover_id").to_pylist(), url_table.column("url").to_pylist()))
     fiction = _read(warehouse, RECENT_FICTION, year).select(["edition_key", "work_key", "title", "authors"])

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 import uuid
 
 import pyarrow.fs as pafs
@@ -52,3 +54,71 @@ def delete_dir(uri: str) -> None:
     fs, path = filesystem_and_path(uri)
     if fs.get_file_info(path).type != pafs.FileType.NotFound:
         fs.delete_dir(path)
+
+
+# --- year folders replaced whole (cover_embeddings, cover_failures) --------------------------------
+_GENERATION_FILE = re.compile(r"part-(\d{20})-[0-9a-f]{32}\.parquet")
+
+
+def _generation(name: str) -> int:
+    """The generation in a replaced folder's file name; 0 for any other data file (older layouts)."""
+    match = _GENERATION_FILE.fullmatch(name)
+    return int(match.group(1)) if match else 0
+
+
+def _data_files(fs: pafs.FileSystem, path: str) -> list[pafs.FileInfo]:
+    """The files a reader would read: not hidden (``_``/``.`` prefixes: temp files, markers)."""
+    return [info for info in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+            if info.type == pafs.FileType.File and not info.base_name.startswith(("_", "."))]
+
+
+def replace_parquet_dirs(tables: dict[str, "pa.Table"]) -> dict[str, str]:
+    """Make each table the only content of its folder (``{folder uri: table}``); returns the new files.
+
+    Steps: (1) every table is written to a hidden ``_tmp-part-<generation>-<uuid>.parquet``,
+    (2) each is renamed to ``part-<generation>-<uuid>.parquet``, with a generation higher than
+    any file already there, (3) everything else in the folders is deleted. A crash before (2)
+    leaves the old files (and a hidden leftover); a crash during (3) leaves old and new files
+    together, and :func:`read_replaced_dir` reads only the newest generation, so readers see
+    the old tables or the new ones, never a mix or an empty folder. Because every table is
+    written before any is renamed, the folders change together (the window is the renames). The
+    next call removes every leftover, so re-running converges on one file per folder.
+    """
+    import pyarrow.parquet as pq
+
+    staged = []
+    for uri, table in tables.items():
+        fs, path = filesystem_and_path(uri)
+        fs.create_dir(path, recursive=True)
+        newest = max((_generation(i.base_name) for i in _data_files(fs, path)), default=0)
+        name = f"part-{max(time.time_ns(), newest + 1):020d}-{uuid.uuid4().hex}.parquet"
+        tmp = f"{path}/{TMP_PREFIX}{name}"
+        pq.write_table(table, tmp, filesystem=fs)
+        staged.append((uri, fs, path, name, tmp))
+    for _, fs, path, name, tmp in staged:
+        fs.move(tmp, f"{path}/{name}")
+    for _, fs, path, name, _ in staged:
+        for info in fs.get_file_info(pafs.FileSelector(path)):
+            if info.base_name == name:
+                continue
+            if info.type == pafs.FileType.Directory:
+                fs.delete_dir(info.path)
+            else:
+                fs.delete_file(info.path)
+    return {uri: f"{path}/{name}" for uri, _, path, name, _ in staged}
+
+
+def read_replaced_dir(uri: str) -> "pa.Table":
+    """The table of a folder written by :func:`replace_parquet_dirs`: its newest generation only.
+
+    Older files are there only after a replacement crashed before its clean-up. Raises
+    ``FileNotFoundError`` when the folder holds no data file.
+    """
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem_and_path(uri)
+    files = _data_files(fs, path)
+    if not files:
+        raise FileNotFoundError(f"no data file in {uri}")
+    newest = max(_generation(i.base_name) for i in files)
+    return pq.read_table([i.path for i in files if _generation(i.base_name) == newest], filesystem=fs)

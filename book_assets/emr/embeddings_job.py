@@ -10,8 +10,9 @@ Stages: (1) covers whose (cover id, model) embedding is already cached are not t
 whole job, cached content-addressed so a cover is fetched once, ever; (3) images are embedded in
 Spark (``mapInPandas``, model loaded once per Python worker), a chunk at a time, each finished
 chunk appended to the embedding cache (a killed job resumes there); (4) each year's
-``cover_embeddings/year=YYYY`` and ``cover_failures/year=YYYY`` are replaced (:func:`replace_parquet_dir`:
-new file first, then the old ones deleted) and read back for the checks (:mod:`book_assets.emr.verify`),
+``cover_embeddings/year=YYYY`` and ``cover_failures/year=YYYY`` are replaced together
+(:func:`~book_assets.storage.replace_parquet_dirs`: both new files first, then the old ones
+deleted; readers take the newest generation) and read back for the checks (:mod:`book_assets.emr.verify`),
 against the year's written ``cover_urls`` and the model's ``projection_dim``.
 """
 from __future__ import annotations
@@ -34,38 +35,6 @@ def model_dim(model_id: str) -> int:
     return int(CLIPConfig.from_pretrained(model_id).projection_dim)
 
 
-def replace_parquet_dir(uri: str, table) -> str:
-    """Make ``table`` the only content of the folder ``uri``; returns the new file's path.
-
-    Steps: (1) write ``_tmp-part-<uuid>.parquet`` (hidden from readers), (2) move it to
-    ``part-<uuid>.parquet``, (3) delete every other entry of the folder. A crash before (2) leaves
-    the old files (plus a hidden leftover); a crash during (3) leaves old and new files together.
-    Readers never find the folder empty, and the next call removes every leftover, so re-running
-    converges on exactly one file.
-    """
-    import uuid
-
-    import pyarrow.fs as pafs
-    import pyarrow.parquet as pq
-
-    from book_assets.storage import TMP_PREFIX, filesystem_and_path
-
-    fs, path = filesystem_and_path(uri)
-    fs.create_dir(path, recursive=True)
-    name = f"part-{uuid.uuid4().hex}.parquet"
-    tmp, final = f"{path}/{TMP_PREFIX}{name}", f"{path}/{name}"
-    pq.write_table(table, tmp, filesystem=fs)
-    fs.move(tmp, final)
-    for info in fs.get_file_info(pafs.FileSelector(path)):
-        if info.base_name == name:
-            continue
-        if info.type == pafs.FileType.Directory:
-            fs.delete_dir(info.path)
-        else:
-            fs.delete_file(info.path)
-    return final
-
-
 def main(argv: list[str] | None = None) -> None:
     import numpy as np
     import pandas as pd
@@ -78,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from book_assets.covers.download import CoverDownloader, DownloadSettings
     from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
     from book_assets.emr.verify import verify_embeddings_year
-    from book_assets.storage import filesystem_and_path
+    from book_assets.storage import filesystem_and_path, replace_parquet_dirs
     from book_assets.warehouse import (
         COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, year_uri,
     )
@@ -185,8 +154,8 @@ def main(argv: list[str] | None = None) -> None:
                 [dict(zip(COVER_EMBEDDINGS_SCHEMA.names, r)) for r in emb_rows], schema=COVER_EMBEDDINGS_SCHEMA)
             fail_table = pa.Table.from_pylist(
                 [dict(zip(COVER_FAILURES_SCHEMA.names, r)) for r in fail_rows], schema=COVER_FAILURES_SCHEMA)
-            for table_name, table in ((COVER_EMBEDDINGS, emb_table), (COVER_FAILURES, fail_table)):
-                replace_parquet_dir(year_uri(args.warehouse, table_name, year), table)
+            replace_parquet_dirs({year_uri(args.warehouse, COVER_EMBEDDINGS, year): emb_table,
+                                  year_uri(args.warehouse, COVER_FAILURES, year): fail_table})
             figures = verify_embeddings_year(args.warehouse, year, expected_dim)
             figures["reused"] = sum(1 for cid in ids if cid in cached)
             figures["embedded_now"] = sum(1 for cid in ids if cid in fresh)

@@ -127,11 +127,10 @@ def verify_embeddings_year(warehouse: str, year: int, expected_dim: int) -> dict
     """
     import pyarrow.parquet as pq
 
-    from book_assets.storage import filesystem_and_path
+    from book_assets.storage import filesystem_and_path, read_replaced_dir
     from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, COVER_URLS, year_uri
 
-    def read(table: str):
-        fs, path = filesystem_and_path(year_uri(warehouse, table, year))
-        return pq.read_table(path, filesystem=fs)
-
-    return embedding_figures(read(COVER_URLS), read(COVER_EMBEDDINGS), read(COVER_FAILURES), expected_dim)
+    fs, path = filesystem_and_path(year_uri(warehouse, COVER_URLS, year))
+    return embedding_figures(pq.read_table(path, filesystem=fs),
+                             read_replaced_dir(year_uri(warehouse, COVER_EMBEDDINGS, year)),
+                             read_replaced_dir(year_uri(warehouse, COVER_FAILURES, year)), expected_dim)

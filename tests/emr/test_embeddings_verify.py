@@ -2,8 +2,10 @@
 
 ``verify_embeddings_year`` reads the year's written ``cover_urls``, ``cover_embeddings`` and
 ``cover_failures`` files; each fault a job bug could leave there (a dropped cover, a cover written
-twice or to both tables, vectors of the wrong size) must make its check fail. ``replace_parquet_dir``
-must never leave a year without rows when it crashes midway, and a re-run must converge.
+twice or to both tables, vectors of the wrong size) must make its check fail. ``replace_parquet_dirs``
+replaces a year's embeddings and failures together: readers (``read_replaced_dir``) must see the
+old tables or the new ones wherever it crashes, never an empty year or old and new rows mixed,
+and a re-run must converge.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from book_assets import quality, storage
-from book_assets.emr.embeddings_job import model_dim, replace_parquet_dir
-from book_assets.storage import TMP_PREFIX
+from book_assets.emr.embeddings_job import model_dim
+from book_assets.storage import TMP_PREFIX, read_replaced_dir, replace_parquet_dirs
 from book_assets.emr.verify import verify_embeddings_year
 from book_assets.warehouse import (
     COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, COVER_URLS_SCHEMA,
@@ -43,7 +45,7 @@ def _fail(cid: int) -> dict:
 
 def _write(warehouse, table: str, rows: list[dict], schema: pa.Schema) -> None:
     folder = year_uri(str(warehouse), table, YEAR)
-    replace_parquet_dir(folder, pa.Table.from_pylist(rows, schema=schema))
+    replace_parquet_dirs({folder: pa.Table.from_pylist(rows, schema=schema)})
 
 
 def _checks(warehouse, emb_rows: list[dict], fail_rows: list[dict], url_ids=IDS) -> dict:
@@ -99,61 +101,114 @@ def test_model_dim_is_the_clip_projection_dim(tmp_path):
     assert model_dim(str(tmp_path)) == 24
 
 
-# --- replace_parquet_dir ---------------------------------------------------------------------------
+# --- replace_parquet_dirs / read_replaced_dir ------------------------------------------------------
 def _table(ids: list[int]) -> pa.Table:
     return pa.Table.from_pylist([_fail(c) for c in ids], schema=COVER_FAILURES_SCHEMA)
 
 
-def _ids(folder) -> list[int]:
-    return sorted(pq.read_table(str(folder)).column("cover_id").to_pylist())
+def _ids(table: pa.Table) -> list[int]:
+    return sorted(table.column("cover_id").to_pylist())
 
 
-def test_replace_leaves_exactly_the_new_rows(tmp_path):
-    folder = tmp_path / "t" / f"year={YEAR}"
-    replace_parquet_dir(str(folder), _table([1, 2, 3]))
-    replace_parquet_dir(str(folder), _table([4, 5]))
-    assert _ids(folder) == [4, 5]
-    assert len(list(folder.iterdir())) == 1
+def _folders(tmp_path) -> tuple[str, str]:
+    return str(tmp_path / "emb" / f"year={YEAR}"), str(tmp_path / "fail" / f"year={YEAR}")
+
+
+def _seen(folders) -> tuple[list[int], list[int]]:
+    return tuple(_ids(read_replaced_dir(f)) for f in folders)
+
+
+def test_replace_leaves_exactly_the_new_rows_in_each_folder(tmp_path):
+    emb, fail = _folders(tmp_path)
+    replace_parquet_dirs({emb: _table([1, 2, 3]), fail: _table([4])})
+    written = replace_parquet_dirs({emb: _table([5, 6]), fail: _table([7])})
+    assert _seen((emb, fail)) == ([5, 6], [7])
+    # one file each, and a plain reader of the folder agrees with read_replaced_dir
+    for folder in (emb, fail):
+        assert [str(p) for p in (tmp_path / folder).iterdir()] == [written[folder]]
+    assert _ids(pq.read_table(emb)) == [5, 6]
+
+
+def test_the_newest_generation_wins_even_when_the_clock_goes_back(tmp_path, monkeypatch):
+    emb, _ = _folders(tmp_path)
+    replace_parquet_dirs({emb: _table([1])})
+    monkeypatch.setattr(storage.time, "time_ns", lambda: 5)  # a clock far behind the first write
+    second = replace_parquet_dirs({emb: _table([2])})[emb]
+    # leave the older file next to the newer one, as a crash before the clean-up would
+    pq.write_table(_table([1]), f"{emb}/part-00000000000000000001-{'0' * 32}.parquet")
+    assert _ids(read_replaced_dir(emb)) == [2]
+    assert second.rsplit("/", 1)[1] > f"part-{'0' * 20}"
+
+
+def test_files_of_the_old_layout_count_as_older(tmp_path):
+    """A folder written before generations existed holds ``part-<uuid>.parquet``."""
+    emb, _ = _folders(tmp_path)
+    os_folder = tmp_path / "emb" / f"year={YEAR}"
+    os_folder.mkdir(parents=True)
+    pq.write_table(_table([1, 2]), str(os_folder / f"part-{'a' * 32}.parquet"))
+    assert _ids(read_replaced_dir(emb)) == [1, 2]  # still readable
+    replace_parquet_dirs({emb: _table([3])})
+    assert _ids(read_replaced_dir(emb)) == [3]
+    assert len(list(os_folder.iterdir())) == 1
+
+
+def test_a_folder_without_data_is_an_error_not_an_empty_table(tmp_path):
+    emb, _ = _folders(tmp_path)
+    (tmp_path / "emb" / f"year={YEAR}").mkdir(parents=True)
+    (tmp_path / "emb" / f"year={YEAR}" / f"{TMP_PREFIX}part-x.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(FileNotFoundError, match="no data file"):
+        read_replaced_dir(emb)
 
 
 class _CrashingFS(pafs.LocalFileSystem):
-    """The local filesystem, dying at one step of a replacement (a write, the move or a delete)."""
+    """The local filesystem, dying at the n-th call of one step of a replacement."""
 
-    crash_at = ""
+    crash_at, nth = "", 1
+
+    def _step(self, name: str) -> None:
+        if self.crash_at == name:
+            self.nth -= 1
+            if self.nth == 0:
+                raise OSError(f"simulated crash at {name}")
 
     def open_output_stream(self, path, *args, **kwargs):
-        if self.crash_at == "write":
-            raise OSError("simulated crash at write")
+        self._step("write")
         return super().open_output_stream(path, *args, **kwargs)
 
     def move(self, src, dest):
-        if self.crash_at == "move":
-            raise OSError("simulated crash at move")
+        self._step("move")
         return super().move(src, dest)
 
     def delete_file(self, path):
-        if self.crash_at == "delete":
-            raise OSError("simulated crash at delete")
+        self._step("delete")
         return super().delete_file(path)
 
 
-@pytest.mark.parametrize("crash_at,visible", [
-    ("write", [1, 2, 3]), ("move", [1, 2, 3]),
-    ("delete", [1, 2, 3, 7, 8]),  # the new file is in place, the old one not yet deleted
+OLD, NEW = ([1, 2, 3], [4]), ([7, 8], [9])
+
+
+@pytest.mark.parametrize("crash_at,nth,seen", [
+    ("write", 1, OLD), ("write", 2, OLD),  # nothing renamed yet
+    ("move", 1, OLD),
+    ("move", 2, (NEW[0], OLD[1])),  # the one window left: between the two renames
+    ("delete", 1, NEW), ("delete", 3, NEW),  # old files still there, but older
 ])
-def test_crash_midway_never_empties_the_folder_and_a_rerun_converges(tmp_path, monkeypatch, crash_at, visible):
-    folder = tmp_path / "t" / f"year={YEAR}"
-    replace_parquet_dir(str(folder), _table([1, 2, 3]))
+def test_a_crash_at_any_step_shows_old_or_new_tables_and_a_rerun_converges(
+        tmp_path, monkeypatch, crash_at, nth, seen):
+    folders = _folders(tmp_path)
+    replace_parquet_dirs(dict(zip(folders, map(_table, OLD))))
     # what a writer killed mid-write (SIGKILL: no clean-up) leaves: a truncated temp file
-    (folder / f"{TMP_PREFIX}part-killed.parquet").write_bytes(b"PAR1 truncated")
+    (tmp_path / "emb" / f"year={YEAR}" / f"{TMP_PREFIX}part-killed.parquet").write_bytes(b"PAR1 truncated")
     crashing = _CrashingFS()
-    crashing.crash_at = crash_at
+    crashing.crash_at, crashing.nth = crash_at, nth
     monkeypatch.setattr(storage, "filesystem_and_path", lambda uri: (crashing, str(uri)))
     with pytest.raises(OSError, match=f"simulated crash at {crash_at}"):
-        replace_parquet_dir(str(folder), _table([7, 8]))
+        replace_parquet_dirs(dict(zip(folders, map(_table, NEW))))
     monkeypatch.undo()
-    # readers see the old set (or old + new), never an empty year; the truncated leftover is skipped
-    assert _ids(folder) == visible
-    replace_parquet_dir(str(folder), _table([7, 8]))
-    assert _ids(folder) == [7, 8]
-    assert len(list(folder.iterdir())) == 1  # every leftover of the crashed run is gone
+    assert _seen(folders) == seen  # never empty, never old and new rows together
+    if crash_at == "delete":  # what a reader of every file in the folder would have loaded
+        assert _ids(pq.read_table(folders[1])) == sorted(OLD[1] + NEW[1])
+    replace_parquet_dirs(dict(zip(folders, map(_table, NEW))))
+    assert _seen(folders) == NEW
+    for folder in folders:
+        assert len(list((tmp_path / folder).iterdir())) == 1  # every leftover of the crashed run is gone

@@ -64,3 +64,11 @@ def test_an_empty_authors_dump_setting_means_no_authors_dump(monkeypatch):
     assert _pipeline_from_env().authors_dump.endswith("ol_dump_authors_latest.txt.gz")
     monkeypatch.setenv("BOOK_ASSETS_AUTHORS_DUMP", "/dumps/authors.txt.gz")
     assert _pipeline_from_env().authors_dump == "/dumps/authors.txt.gz"
+
+
+def test_a_rate_setting_that_is_not_a_number_names_the_variable(monkeypatch):
+    monkeypatch.setenv("BOOK_ASSETS_MAX_MALFORMED_RATE", "0.05")
+    assert build_resources()["pipeline"].max_malformed_rate == 0.05
+    monkeypatch.setenv("BOOK_ASSETS_MAX_MALFORMED_RATE", "1%")
+    with pytest.raises(ValueError, match=r"BOOK_ASSETS_MAX_MALFORMED_RATE='1%' is not a number"):
+        build_resources()

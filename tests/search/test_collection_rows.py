@@ -45,3 +45,30 @@ def test_rows_joined_and_gaps_counted(tmp_path):
     assert rows[22]["title"] == "Two" and rows[22]["cover_url"] == ""
     assert rows[33]["title"] == "" and rows[33]["cover_url"] == "https://c.example/b/id/33-M.jpg"
     assert (loaded.without_fiction_row, loaded.without_cover_url) == (1, 1)
+
+
+def test_a_crashed_replacement_leftover_is_not_loaded_twice(tmp_path):
+    """An embeddings replacement that died before deleting the old file leaves two generations
+    in the folder; the Milvus rows come from the newest only."""
+    from book_assets.storage import replace_parquet_dirs
+
+    warehouse = str(tmp_path)
+    _write(warehouse, RECENT_FICTION, RECENT_FICTION_SCHEMA, [
+        {"edition_key": "/books/OL1M", "work_key": "/works/OL1W", "title": "One", "authors": [], "pages": 200}])
+    _write(warehouse, COVER_URLS, COVER_URLS_SCHEMA, [
+        {"cover_id": 11, "edition_key": "/books/OL1M", "url": "https://c.example/b/id/11-M.jpg"}])
+    folder = year_uri(warehouse, COVER_EMBEDDINGS, 2019)
+    old = pa.Table.from_pylist([{"cover_id": 11, "edition_key": "/books/OL1M", "embedding": [1.0, 0.0]}],
+                               schema=COVER_EMBEDDINGS_SCHEMA)
+    new = pa.Table.from_pylist([{"cover_id": 11, "edition_key": "/books/OL1M", "embedding": [0.0, 1.0]}],
+                               schema=COVER_EMBEDDINGS_SCHEMA)
+    first = replace_parquet_dirs({folder: old})[folder]
+    kept_old = str(tmp_path / "old.parquet")
+    os.rename(first, kept_old)
+    replace_parquet_dirs({folder: new})
+    os.rename(kept_old, first)  # the old generation is back beside the new one
+    assert len(os.listdir(folder)) == 2
+
+    rows = year_rows(warehouse, 2019).table.to_pylist()
+
+    assert [(r["cover_id"], r["embedding"]) for r in rows] == [(11, [0.0, 1.0])]
