@@ -138,7 +138,8 @@ def loader_decode_rate(loader) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _embed_uint8(model, x, device, dtype, m, s):
+def _embed_uint8(model, x, dtype, m, s):
+    """Normalise a (B, H, W, 3) uint8 batch on its device and embed it (unit vectors)."""
     import torch.nn.functional as F
 
     from book_assets.clip.embed import features_tensor
@@ -156,7 +157,7 @@ def loader_end_to_end(loader, model, device, dtype, mean, std) -> float:
     start, n = time.perf_counter(), 0
     with torch.inference_mode():
         for crops in loader:
-            _embed_uint8(model, crops.to(device, non_blocking=True), device, dtype, m, s)
+            _embed_uint8(model, crops.to(device, non_blocking=True), dtype, m, s)
             n += len(crops)
         _sync(device)
     return n / (time.perf_counter() - start)
@@ -182,8 +183,7 @@ def end_to_end(pool, model, device, dtype, blobs: list[bytes], batch: int, mean,
         for crop in pool.imap(_decode_crop, blobs, chunksize=16):
             crops.append(crop)
             if len(crops) == batch:
-                _embed_uint8(model, torch.from_numpy(np.stack(crops)).to(device, non_blocking=True),
-                             device, dtype, m, s)
+                _embed_uint8(model, torch.from_numpy(np.stack(crops)).to(device, non_blocking=True), dtype, m, s)
                 done += len(crops)
                 crops = []
         _sync(device)
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = max(batches)
     ref = bare[(batch, "bf16")]
     _init_worker(plan)
-    one = blobs[: min(len(blobs), 1200)]
+    one = blobs[: min(len(blobs), 1200)]  # the baseline for the per-core ratios: one pass, this process
     for data in one[:16]:
         _decode_crop(data)
     start = time.perf_counter()
@@ -311,9 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"end to end, pool: {e2e:.0f}/s")
     image_paths = [str(files[i % len(files)]) for i in range(args.images)]
     loader = crop_loader(image_paths, plan, batch, workers, pin=device.type == "cuda")
-    for _ in crop_loader(image_paths[: workers * 2], plan, 2, workers, pin=False):
-        pass  # (a throwaway loader: imports in fresh workers, so the page cache is warm too)
-    loader_decode_rate(loader)  # starts the persistent workers
+    loader_decode_rate(loader)  # a first pass starts the persistent workers (untimed)
     ldec = loader_decode_rate(loader)
     log(f"decode, DataLoader: {ldec:.0f}/s")
     le2e = loader_end_to_end(loader, models["bf16"], device, half, mean, std)
