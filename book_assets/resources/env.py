@@ -17,6 +17,8 @@ def env_value(name: str, default: Any, empty_is_value: bool = False) -> Any:
         return ""
     if os.environ.get(name, "") == "":
         return default
+    if isinstance(default, bool):
+        return EnvVar(name).get_value().lower() in ("1", "true", "yes")
     if isinstance(default, int):
         return EnvVar.int(name)
     if isinstance(default, float):  # Dagster has no float EnvVar: the value itself, checked here
