@@ -4,15 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from book_assets.storage import filesystem_and_path, read_replaced_dir
+from book_assets.storage import read_parquet_dir, read_replaced_dir
 from book_assets.warehouse import COVER_EMBEDDINGS, COVER_URLS, RECENT_FICTION, year_uri
-
-
-def _read(warehouse: str, table: str, year: int) -> pa.Table:
-    fs, path = filesystem_and_path(year_uri(warehouse, table, year))
-    return pq.read_table(path, filesystem=fs)
 
 
 @dataclass(frozen=True)
@@ -32,9 +26,9 @@ class YearRows:
 def year_rows(warehouse: str, year: int) -> YearRows:
     """Columns: edition_key, work_key, title, authors, year, cover_id, cover_url, embedding."""
     emb = read_replaced_dir(year_uri(warehouse, COVER_EMBEDDINGS, year))  # its newest generation
-    url_table = _read(warehouse, COVER_URLS, year)
+    url_table = read_parquet_dir(year_uri(warehouse, COVER_URLS, year))
     urls = dict(zip(url_table.column("cover_id").to_pylist(), url_table.column("url").to_pylist()))
-    fiction = _read(warehouse, RECENT_FICTION, year).select(["edition_key", "work_key", "title", "authors"])
+    fiction = read_parquet_dir(year_uri(warehouse, RECENT_FICTION, year)).select(["edition_key", "work_key", "title", "authors"])
     by_edition = {r["edition_key"]: r for r in fiction.to_pylist()}
     rows = []
     without_fiction = without_url = 0

@@ -56,6 +56,14 @@ def delete_dir(uri: str) -> None:
         fs.delete_dir(path)
 
 
+def read_parquet_dir(uri: str) -> "pa.Table":
+    """Every data file of a Parquet folder (local path or URI) as one table."""
+    import pyarrow.parquet as pq
+
+    fs, path = filesystem_and_path(uri)
+    return pq.read_table(path, filesystem=fs)
+
+
 # --- year folders replaced whole (cover_embeddings, cover_failures) --------------------------------
 _GENERATION_FILE = re.compile(r"part-(\d{20})-[0-9a-f]{32}\.parquet")
 

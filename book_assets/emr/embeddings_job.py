@@ -39,7 +39,6 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from book_assets import embedding_cache
     from book_assets.clip.spark_udf import OUTPUT_SCHEMA_DDL, embed_cover_batches
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     from book_assets.covers.download import CoverDownloader, DownloadSettings
     from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
     from book_assets.emr.verify import verify_embeddings_year
-    from book_assets.storage import filesystem_and_path, replace_parquet_dirs
+    from book_assets.storage import read_parquet_dir, replace_parquet_dirs
     from book_assets.warehouse import (
         COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, year_uri,
     )
@@ -74,8 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         # 1. what each year needs
         wanted: dict[int, dict[int, tuple[str, str]]] = {}
         for year in args.years:
-            fs, path = filesystem_and_path(year_uri(args.warehouse, COVER_URLS, year))
-            table = pq.read_table(path, filesystem=fs)
+            table = read_parquet_dir(year_uri(args.warehouse, COVER_URLS, year))
             wanted[year] = {
                 int(c): (e, u) for c, e, u in zip(
                     table.column("cover_id").to_pylist(), table.column("edition_key").to_pylist(),
