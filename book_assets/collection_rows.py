@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from book_assets.storage import read_parquet_dir, read_replaced_dir
-from book_assets.warehouse import COVER_EMBEDDINGS, COVER_URLS, RECENT_FICTION, year_uri
+from book_assets.storage import read_parquet_dir, read_replaced_dirs
+from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, COVER_URLS, RECENT_FICTION, year_uri
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class YearRows:
 
 def year_rows(warehouse: str, year: int) -> YearRows:
     """Columns: edition_key, work_key, title, authors, year, cover_id, cover_url, embedding."""
-    emb = read_replaced_dir(year_uri(warehouse, COVER_EMBEDDINGS, year))  # its newest generation
+    # the generation the embeddings check read too (its failures folder was replaced with it)
+    emb = read_replaced_dirs([year_uri(warehouse, COVER_EMBEDDINGS, year),
+                              year_uri(warehouse, COVER_FAILURES, year)])[0]
     url_table = read_parquet_dir(year_uri(warehouse, COVER_URLS, year))
     urls = dict(zip(url_table.column("cover_id").to_pylist(), url_table.column("url").to_pylist()))
     fiction = read_parquet_dir(year_uri(warehouse, RECENT_FICTION, year)).select(["edition_key", "work_key", "title", "authors"])

@@ -84,24 +84,28 @@ def replace_parquet_dirs(tables: dict[str, "pa.Table"]) -> dict[str, str]:
     """Make each table the only content of its folder (``{folder uri: table}``); returns the new files.
 
     Steps: (1) every table is written to a hidden ``_tmp-part-<generation>-<uuid>.parquet``,
-    (2) each is renamed to ``part-<generation>-<uuid>.parquet``, with a generation higher than
-    any file already there, (3) everything else in the folders is deleted. A crash before (2)
-    leaves the old files (and a hidden leftover); a crash during (3) leaves old and new files
-    together, and :func:`read_replaced_dir` reads only the newest generation, so readers see
-    the old tables or the new ones, never a mix or an empty folder. Because every table is
-    written before any is renamed, the folders change together (the window is the renames). The
-    next call removes every leftover, so re-running converges on one file per folder.
+    (2) each is renamed to ``part-<generation>-<uuid>.parquet``, all with ONE generation, higher
+    than that of any file already in any of the folders, (3) everything else in the folders is
+    deleted. A crash before (2) leaves the old files (and a hidden leftover); a crash during (2)
+    or (3) leaves old and new files together, and :func:`read_replaced_dirs` reads the newest
+    generation that every folder holds, so readers of the folders together see all the old
+    tables or all the new ones, never a mix or an empty folder. The next call removes every
+    leftover, so re-running converges on one file per folder.
     """
     import pyarrow.parquet as pq
 
-    staged = []
-    for uri, table in tables.items():
+    folders = []
+    for uri in tables:
         fs, path = filesystem_and_path(uri)
         fs.create_dir(path, recursive=True)
-        newest = max((_generation(i.base_name) for i in _data_files(fs, path)), default=0)
-        name = f"part-{max(time.time_ns(), newest + 1):020d}-{uuid.uuid4().hex}.parquet"
+        folders.append((uri, fs, path))
+    newest = max((_generation(i.base_name) for _, fs, path in folders for i in _data_files(fs, path)), default=0)
+    generation = max(time.time_ns(), newest + 1)
+    staged = []
+    for uri, fs, path in folders:
+        name = f"part-{generation:020d}-{uuid.uuid4().hex}.parquet"
         tmp = f"{path}/{TMP_PREFIX}{name}"
-        pq.write_table(table, tmp, filesystem=fs)
+        pq.write_table(tables[uri], tmp, filesystem=fs)
         staged.append((uri, fs, path, name, tmp))
     for _, fs, path, name, tmp in staged:
         fs.move(tmp, f"{path}/{name}")
@@ -116,17 +120,33 @@ def replace_parquet_dirs(tables: dict[str, "pa.Table"]) -> dict[str, str]:
     return {uri: f"{path}/{name}" for uri, _, path, name, _ in staged}
 
 
-def read_replaced_dir(uri: str) -> "pa.Table":
-    """The table of a folder written by :func:`replace_parquet_dirs`: its newest generation only.
+def read_replaced_dirs(uris: list[str]) -> list["pa.Table"]:
+    """The tables of folders replaced together by :func:`replace_parquet_dirs`, in ``uris`` order:
+    of each folder, the files of the newest generation that every folder holds.
 
-    Older files are there only after a replacement crashed before its clean-up. Raises
-    ``FileNotFoundError`` when the folder holds no data file.
+    Older files are there only after a replacement crashed before its clean-up, and a newer
+    generation held by only some folders only after it crashed between its renames. Raises
+    ``FileNotFoundError`` when a folder holds no data file, and ``ValueError`` when the folders
+    share no generation (they were not written together).
     """
     import pyarrow.parquet as pq
 
-    fs, path = filesystem_and_path(uri)
-    files = _data_files(fs, path)
-    if not files:
-        raise FileNotFoundError(f"no data file in {uri}")
-    newest = max(_generation(i.base_name) for i in files)
-    return pq.read_table([i.path for i in files if _generation(i.base_name) == newest], filesystem=fs)
+    listed = []
+    for uri in uris:
+        fs, path = filesystem_and_path(uri)
+        files = _data_files(fs, path)
+        if not files:
+            raise FileNotFoundError(f"no data file in {uri}")
+        listed.append((fs, files))
+    common = set.intersection(*({_generation(i.base_name) for i in files} for _, files in listed))
+    if not common:
+        raise ValueError(f"{', '.join(uris)} hold no generation in common: they were not written "
+                         "together (re-run the job that writes them)")
+    chosen = max(common)
+    return [pq.read_table([i.path for i in files if _generation(i.base_name) == chosen], filesystem=fs)
+            for fs, files in listed]
+
+
+def read_replaced_dir(uri: str) -> "pa.Table":
+    """The table of one folder written by :func:`replace_parquet_dirs`: its newest generation."""
+    return read_replaced_dirs([uri])[0]

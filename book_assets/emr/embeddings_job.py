@@ -12,7 +12,7 @@ Spark (``mapInPandas``, model loaded once per Python worker), a chunk at a time,
 chunk appended to the embedding cache (a killed job resumes there); (4) each year's
 ``cover_embeddings/year=YYYY`` and ``cover_failures/year=YYYY`` are replaced together
 (:func:`~book_assets.storage.replace_parquet_dirs`: both new files first, then the old ones
-deleted; readers take the newest generation) and read back for the checks (:mod:`book_assets.emr.verify`),
+deleted; readers take the newest generation both folders hold) and read back for the checks (:mod:`book_assets.emr.verify`),
 against the year's written ``cover_urls`` and the model's ``projection_dim``.
 """
 from __future__ import annotations

@@ -125,9 +125,9 @@ def verify_embeddings_year(warehouse: str, year: int, expected_dim: int) -> dict
     The expected covers come from the written ``cover_urls`` table, not from the job's memory, so a
     cover the job dropped, wrote twice or wrote to both tables shows up in the figures.
     """
-    from book_assets.storage import read_parquet_dir, read_replaced_dir
+    from book_assets.storage import read_parquet_dir, read_replaced_dirs
     from book_assets.warehouse import COVER_EMBEDDINGS, COVER_FAILURES, COVER_URLS, year_uri
 
-    return embedding_figures(read_parquet_dir(year_uri(warehouse, COVER_URLS, year)),
-                             read_replaced_dir(year_uri(warehouse, COVER_EMBEDDINGS, year)),
-                             read_replaced_dir(year_uri(warehouse, COVER_FAILURES, year)), expected_dim)
+    emb, fail = read_replaced_dirs([year_uri(warehouse, COVER_EMBEDDINGS, year),
+                                    year_uri(warehouse, COVER_FAILURES, year)])  # the same generation
+    return embedding_figures(read_parquet_dir(year_uri(warehouse, COVER_URLS, year)), emb, fail, expected_dim)

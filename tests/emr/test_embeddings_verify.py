@@ -3,8 +3,8 @@
 ``verify_embeddings_year`` reads the year's written ``cover_urls``, ``cover_embeddings`` and
 ``cover_failures`` files; each fault a job bug could leave there (a dropped cover, a cover written
 twice or to both tables, vectors of the wrong size) must make its check fail. ``replace_parquet_dirs``
-replaces a year's embeddings and failures together: readers (``read_replaced_dir``) must see the
-old tables or the new ones wherever it crashes, never an empty year or old and new rows mixed,
+replaces a year's embeddings and failures together: readers (``read_replaced_dirs``) must see the
+old pair or the new pair wherever it crashes, never an empty year or old and new rows mixed,
 and a re-run must converge.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from book_assets import quality, storage
 from book_assets.emr.embeddings_job import model_dim
-from book_assets.storage import TMP_PREFIX, read_replaced_dir, replace_parquet_dirs
+from book_assets.storage import TMP_PREFIX, read_replaced_dir, read_replaced_dirs, replace_parquet_dirs
 from book_assets.emr.verify import verify_embeddings_year
 from book_assets.warehouse import (
     COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, COVER_URLS_SCHEMA,
@@ -43,16 +43,15 @@ def _fail(cid: int) -> dict:
             "detail": "HTTP 404"}
 
 
-def _write(warehouse, table: str, rows: list[dict], schema: pa.Schema) -> None:
-    folder = year_uri(str(warehouse), table, YEAR)
-    replace_parquet_dirs({folder: pa.Table.from_pylist(rows, schema=schema)})
-
-
 def _checks(warehouse, emb_rows: list[dict], fail_rows: list[dict], url_ids=IDS) -> dict:
-    _write(warehouse, COVER_URLS, [{"cover_id": c, "edition_key": f"/books/OL{c}M", "url": f"http://x/{c}.jpg"}
-                                   for c in url_ids], COVER_URLS_SCHEMA)
-    _write(warehouse, COVER_EMBEDDINGS, emb_rows, COVER_EMBEDDINGS_SCHEMA)
-    _write(warehouse, COVER_FAILURES, fail_rows, COVER_FAILURES_SCHEMA)
+    def folder(table: str) -> str:
+        return year_uri(str(warehouse), table, YEAR)
+
+    urls = [{"cover_id": c, "edition_key": f"/books/OL{c}M", "url": f"http://x/{c}.jpg"} for c in url_ids]
+    replace_parquet_dirs({folder(COVER_URLS): pa.Table.from_pylist(urls, schema=COVER_URLS_SCHEMA)})
+    replace_parquet_dirs({  # one replacement, as the embeddings job writes them
+        folder(COVER_EMBEDDINGS): pa.Table.from_pylist(emb_rows, schema=COVER_EMBEDDINGS_SCHEMA),
+        folder(COVER_FAILURES): pa.Table.from_pylist(fail_rows, schema=COVER_FAILURES_SCHEMA)})
     figures = verify_embeddings_year(str(warehouse), YEAR, DIM)
     return {o.name: o for o in quality.embedding_checks(figures, max_failure_rate=0.5)}, figures
 
@@ -115,7 +114,7 @@ def _folders(tmp_path) -> tuple[str, str]:
 
 
 def _seen(folders) -> tuple[list[int], list[int]]:
-    return tuple(_ids(read_replaced_dir(f)) for f in folders)
+    return tuple(_ids(t) for t in read_replaced_dirs(list(folders)))
 
 
 def test_replace_leaves_exactly_the_new_rows_in_each_folder(tmp_path):
@@ -127,6 +126,20 @@ def test_replace_leaves_exactly_the_new_rows_in_each_folder(tmp_path):
     for folder in (emb, fail):
         assert [str(p) for p in (tmp_path / folder).iterdir()] == [written[folder]]
     assert _ids(pq.read_table(emb)) == [5, 6]
+
+
+def test_folders_replaced_together_share_one_generation(tmp_path):
+    emb, fail = _folders(tmp_path)
+    written = replace_parquet_dirs({emb: _table([1]), fail: _table([2])})
+    assert written[emb].rsplit("/", 1)[1].split("-")[1] == written[fail].rsplit("/", 1)[1].split("-")[1]
+
+
+def test_folders_not_written_together_are_an_error_not_a_guess(tmp_path):
+    emb, fail = _folders(tmp_path)
+    replace_parquet_dirs({emb: _table([1])})
+    replace_parquet_dirs({fail: _table([2])})
+    with pytest.raises(ValueError, match="no generation in common"):
+        read_replaced_dirs([emb, fail])
 
 
 def test_the_newest_generation_wins_even_when_the_clock_goes_back(tmp_path, monkeypatch):
@@ -190,7 +203,7 @@ OLD, NEW = ([1, 2, 3], [4]), ([7, 8], [9])
 @pytest.mark.parametrize("crash_at,nth,seen", [
     ("write", 1, OLD), ("write", 2, OLD),  # nothing renamed yet
     ("move", 1, OLD),
-    ("move", 2, (NEW[0], OLD[1])),  # the one window left: between the two renames
+    ("move", 2, OLD),  # between the two renames: the new embeddings have no failures beside them yet
     ("delete", 1, NEW), ("delete", 3, NEW),  # old files still there, but older
 ])
 def test_a_crash_at_any_step_shows_old_or_new_tables_and_a_rerun_converges(

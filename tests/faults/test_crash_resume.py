@@ -24,8 +24,8 @@ from book_assets import embedding_cache
 from book_assets.emr.job_runtime import REPORT_PREFIX
 from book_assets.resources.spark import SparkLauncher
 from book_assets.warehouse import (
-    COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_URLS, COVER_URLS_SCHEMA, RECENT_FICTION,
-    RECENT_FICTION_SCHEMA, year_uri,
+    COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, COVER_URLS_SCHEMA,
+    RECENT_FICTION, RECENT_FICTION_SCHEMA, year_uri,
 )
 from tests.conftest import make_resources
 from tests.faults.conftest import kill_group, spark_env, start_group
@@ -139,6 +139,7 @@ def _year_tables(warehouse: Path, year: int, n: int, rng) -> None:
     _write(warehouse, COVER_EMBEDDINGS, year,
            [{"cover_id": c, "edition_key": k, "embedding": v.tolist(), "model_id": "m"}
             for c, k, v in zip(ids, keys, vectors)], COVER_EMBEDDINGS_SCHEMA)
+    _write(warehouse, COVER_FAILURES, year, [], COVER_FAILURES_SCHEMA)  # the job writes the pair
     _write(warehouse, COVER_URLS, year, [{"cover_id": c, "edition_key": k, "url": f"https://c/{c}.jpg"}
                                          for c, k in zip(ids, keys)], COVER_URLS_SCHEMA)
     _write(warehouse, RECENT_FICTION, year,
