@@ -129,13 +129,19 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _host_allowed(url: str, origin: str, allowed: tuple[str, ...] | None) -> bool:
+    """Whether a redirect may go to ``url``: the origin's own host when ``allowed`` is ``None``,
+    else a host (or ``host:port``) in ``allowed``; an entry starting with a dot (``.archive.org``)
+    allows that domain and every host under it (archive.org serves files from ``ia*.us.archive.org``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     if allowed is None:
         return parts.hostname == urlsplit(origin).hostname
-    names = {h.lower() for h in allowed}
-    return parts.hostname in names or parts.netloc.lower() in names
+    names = {h.strip().lower() for h in allowed}
+    if parts.hostname in names or parts.netloc.lower() in names:
+        return True
+    return any(n.startswith(".") and len(n) > 1 and (parts.hostname == n[1:] or parts.hostname.endswith(n))
+               for n in names)
 
 
 class CoverDownloader:

@@ -11,8 +11,12 @@ import re
 from typing import Any
 
 MAX_PAGES = 100_000
+MAX_ID = 2**63 - 1
+"""Ids above this do not fit the 64-bit columns they are written to; such a value is unusable."""
 
-_NUMBER = re.compile(r"\d+", re.ASCII)
+# An arabic number; "1,024" (thousands grouped with commas, as catalogue paginations write long
+# books) is ONE number, but "[8],320" and "viii, 306" are not.
+_NUMBER = re.compile(r"(?<![\d,\[])\d{1,3}(?:,\d{3})+(?![\d,])|\d+", re.ASCII)
 _ISBN_JUNK = re.compile(r"[\s\-‐‑‒–—.]")
 
 
@@ -103,7 +107,7 @@ def _plausible_pages(n: int) -> int | None:
 
 
 def _pages_from_text(text: str) -> int | None:
-    numbers = [n for n in (int(m) for m in _NUMBER.findall(text)) if 0 < n <= MAX_PAGES]
+    numbers = [n for n in (int(m.replace(",", "")) for m in _NUMBER.findall(text)) if 0 < n <= MAX_PAGES]
     return max(numbers) if numbers else None
 
 
@@ -112,7 +116,8 @@ def page_count(data: Any) -> int | None:
 
     ``number_of_pages`` as an int, an integral float or a string (``"300"``, ``"300 p."``: the
     largest arabic number in it); when that is missing or unusable, the largest arabic number in
-    ``pagination`` (``"viii, 306 p."`` → 306). Values <= 0 or > 100000 are ignored.
+    ``pagination`` (``"viii, 306 p."`` → 306; ``"xii, 1,024 p."`` → 1024). Values <= 0 or
+    > 100000 are ignored.
     """
     data = _record(data)
     raw = data.get("number_of_pages")
@@ -132,22 +137,24 @@ def page_count(data: Any) -> int | None:
 
 
 def _positive_int(v: Any) -> int | None:
+    """A whole number in 1..MAX_ID from an int, an integral float or a digit string, else ``None``."""
     if isinstance(v, bool):
         return None
+    n = None
     if isinstance(v, int):
-        return v if v > 0 else None
-    if isinstance(v, float) and v.is_integer():
-        return int(v) if v > 0 else None
-    if isinstance(v, str) and v.strip().isascii() and v.strip().isdigit():
+        n = v
+    elif isinstance(v, float) and v.is_integer():
+        n = int(v)
+    elif isinstance(v, str) and v.strip().isascii() and v.strip().isdigit():
         n = int(v.strip())
-        return n if n > 0 else None
-    return None
+    return n if n is not None and 0 < n <= MAX_ID else None
 
 
 def first_cover_id(covers: Any) -> int | None:
     """The first cover id > 0 of a ``covers`` list (``-1`` marks a deleted cover).
 
-    Numeric strings are accepted; a lone number is treated as a one-element list.
+    Numeric strings are accepted; a lone number is treated as a one-element list. An id too
+    large for a 64-bit integer is skipped like any other unusable item.
     """
     if not isinstance(covers, list):
         covers = [covers]

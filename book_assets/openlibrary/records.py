@@ -56,13 +56,20 @@ def _raw_publish_date(v: Any) -> str | None:
     return None
 
 
+def _edition_subjects(data: dict) -> list[str]:
+    subjects = string_list(data.get("subjects"))
+    genres = [g for g in string_list(data.get("genres")) if g not in subjects]
+    return subjects + list(dict.fromkeys(genres)) if genres else subjects
+
+
 def edition_fields(key: str, data: dict, current_year: int | None = None) -> dict:
     """The fields of one edition record (``key`` is the dump's key column, ``/books/OL…M``).
 
     Keys: ``edition_key``, ``work_key``, ``title`` (``title``, else ``full_title``; the
     subtitle is not appended), ``by_statement_authors``, ``author_keys``, ``year`` (see
     :func:`~book_assets.openlibrary.publish_dates.publish_year`; future years are ``None``),
-    ``publish_date`` (the raw string), ``pages``, ``subjects`` (edition subjects only),
+    ``publish_date`` (the raw string), ``pages``, ``subjects`` (the edition's ``subjects``, then
+    those of its rare ``genres`` not already there; not the work's),
     ``cover_id`` (first id > 0), ``isbn_13`` and ``languages`` (MARC codes).
     """
     data = _record(data)
@@ -75,7 +82,7 @@ def edition_fields(key: str, data: dict, current_year: int | None = None) -> dic
         "year": publish_year(data.get("publish_date"), current_year),
         "publish_date": _raw_publish_date(data.get("publish_date")),
         "pages": page_count(data),
-        "subjects": string_list(data.get("subjects")),
+        "subjects": _edition_subjects(data),
         "cover_id": first_cover_id(data.get("covers")),
         "isbn_13": isbn_13(data),
         "languages": language_codes(data),

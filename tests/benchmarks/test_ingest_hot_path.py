@@ -58,7 +58,13 @@ def _odd_lines(record_type: str, key: str) -> list:
             "number_of_pages": 300, "subjects": ["Fiction"], "title": "T", "name": "N",
             "works": [{"key": "/works/OL1W"}]}
     js = json.dumps(good)
+    # a cover id beyond int64 (skipped, not an overflow of the Arrow column), pages in
+    # "1,024" form, and rare genres
+    huge_cover = json.dumps({**good, "covers": [2**64, 12], "genres": ["Fiction."]})
+    long_book = json.dumps({**good, "number_of_pages": None, "pagination": "xii, 1,024 p."})
     return [
+        f"{record_type}\t{key}\t1\t{ts}\t{huge_cover}",
+        f"{record_type}\t{key}\t1\t{ts}\t{long_book}",
         f"{record_type}\t{key}\t1\t{ts}\t{js}",
         f"{record_type}\t{key}\t1\t{ts}\t{js}\r\n",
         f"  {record_type} \t {key} \tx\t{ts}\t{js}",  # padded columns, bad revision

@@ -255,6 +255,20 @@ def test_allowed_hosts_lets_a_redirect_through(server, cache):
     assert (o.status, o.reason) == ("failed", dl.CONNECTION_ERROR)
 
 
+@pytest.mark.parametrize("target, allowed, ok", [
+    ("https://ia800100.us.archive.org/1/items/x/1-L.jpg", (".archive.org",), True),
+    ("https://archive.org/download/olcovers1/olcovers1-L.zip/1-L.jpg", (".archive.org",), True),
+    ("https://evilarchive.org/1-L.jpg", (".archive.org",), False),
+    ("https://archive.org.evil.example/1-L.jpg", (".archive.org",), False),
+    ("https://ia800100.us.archive.org/1-L.jpg", ("archive.org",), False),  # exact names stay exact
+    ("https://covers.openlibrary.org/b/id/1-M.jpg", ("covers.openlibrary.org", ".archive.org"), True),
+    ("ftp://ia800100.us.archive.org/1-L.jpg", (".archive.org",), False),
+    ("https://other.example/1-M.jpg", (".",), False),
+])
+def test_allowed_hosts_with_a_leading_dot_allow_a_whole_domain(target, allowed, ok):
+    assert dl._host_allowed(target, "https://covers.openlibrary.org/b/id/1-L.jpg", allowed) is ok
+
+
 def test_too_large_and_custom_user_agent(server, cache):
     settings = DownloadSettings(rps=0, max_bytes=10_000, user_agent="test-agent/1.0")
     [o] = CoverDownloader(cache, settings).download_all(items(server, [3]))

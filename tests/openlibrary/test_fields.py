@@ -58,6 +58,8 @@ def test_language_codes():
     assert language_codes({"languages": [{"key": "/languages/fre"}, {"key": "/languages/ENG"}]}) == ["fre", "eng"]
     assert language_codes({"languages": ["/languages/ger"]}) == ["ger"]
     assert language_codes({"languages": []}) == []
+    # other key forms seen in records: an old-style path, a bare code, a trailing slash
+    assert language_codes({"languages": [{"key": "/l/eng"}, "fre", {"key": "/languages/ger/"}]}) == ["eng", "fre", "ger"]
     assert language_codes({}) == []
 
 
@@ -80,6 +82,14 @@ def test_language_codes():
         ({"number_of_pages": [300]}, None),
         ({"pagination": "xii p."}, None),
         ({"pagination": ["306 p."]}, 306),
+        # thousands grouped with commas are one number; a comma between numbers is not
+        ({"pagination": "xii, 1,024 p."}, 1024),
+        ({"number_of_pages": "1,079"}, 1079),
+        ({"pagination": "xv, 1,386 p."}, 1386),
+        ({"pagination": "2 v. (xii, 850 p.)"}, 850),
+        ({"pagination": "[8], 320 p., [16] p. of plates"}, 320),
+        ({"pagination": "[8],320 p."}, 320),
+        ({"pagination": "1,0245 p."}, 245),
         ({}, None),
     ],
 )
@@ -99,6 +109,12 @@ def test_page_count(data, pages):
         (["-1", "x", 5], 5),
         (42, 42),
         ([True, 9], 9),
+        ([-1, None, 7], 7),
+        # too large for the 64-bit cover_id column: skipped, never an overflow in the job
+        ([2**63, 8], 8),
+        ([1.2345678901234568e29], None),
+        (["99999999999999999999"], None),
+        ([2**63 - 1], 2**63 - 1),
     ],
 )
 def test_first_cover_id(covers, cover):

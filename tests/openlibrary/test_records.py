@@ -54,6 +54,17 @@ def test_edition_fields_full():
     assert edition_rejection(fields, [], {2019}) is None
 
 
+def test_genres_count_as_edition_subjects():
+    """``genres`` (rare) holds headings like subjects do: they decide fiction and juvenile too."""
+    base = {**FULL, "subjects": ["Fiction"]}
+    fields = edition_fields("/books/OL1M", {**base, "genres": ["Juvenile fiction.", "Fiction", "Juvenile fiction."]})
+    assert fields["subjects"] == ["Fiction", "Juvenile fiction."]
+    assert edition_rejection(fields, [], {2019}) == REJECT_NOT_FICTION
+    only_genres = edition_fields("/books/OL2M", {**FULL, "subjects": [], "genres": ["Fiction."]}, current_year=2026)
+    assert only_genres["subjects"] == ["Fiction."]
+    assert edition_rejection(only_genres, [], {2019}) is None
+
+
 def test_edition_missing_every_optional_field():
     fields = edition_fields("/books/OL1M", {"key": "/books/OL1M", "type": {"key": "/type/edition"}})
     assert fields == {
