@@ -163,12 +163,18 @@ def selected_years(context: Any) -> list[int]:
 
 
 def failed_blocking_checks(instance: Any, asset: str, check_names: Sequence[str], year: str) -> list[str]:
-    """The checks of ``asset`` whose latest evaluation for ``year`` failed with ERROR severity.
+    """The checks of ``asset`` that cannot vouch for ``year``: those whose latest evaluation for
+    it failed with ERROR severity, or never finished (``"<check> (not evaluated)"``).
 
     Dagster's blocking checks stop downstream steps in the same run only. A backfill runs the
     Spark assets for a range of years in one run and the Milvus load of each year in its own run
     afterwards, and counts a year as built even when its check failed; the Milvus load asks this
     before writing a year, so a year whose embeddings failed their check is never loaded.
+
+    A latest evaluation that is still only planned belongs to a run that stopped (or is still
+    running) before its checks: its job may already have replaced the year's files, which then
+    nobody checked, so that blocks too, until a run of ``asset`` for the year completes. A year
+    with no evaluation at all (never built through Dagster) is not blocked.
     """
     from dagster import AssetCheckKey
     from dagster._core.event_api import PartitionKeyFilter
@@ -179,7 +185,10 @@ def failed_blocking_checks(instance: Any, asset: str, check_names: Sequence[str]
         records = instance.event_log_storage.get_asset_check_execution_history(
             AssetCheckKey(AssetKey(asset), name), limit=1, partition_filter=PartitionKeyFilter(key=year)
         )
-        if not records or records[0].status != AssetCheckExecutionRecordStatus.FAILED:
+        if not records or records[0].status == AssetCheckExecutionRecordStatus.SUCCEEDED:
+            continue
+        if records[0].status == AssetCheckExecutionRecordStatus.PLANNED:
+            failed.append(f"{name} (not evaluated: its last run stopped before the check)")
             continue
         event = records[0].event
         data = event.dagster_event.event_specific_data if event is not None and event.dagster_event else None
