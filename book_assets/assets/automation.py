@@ -14,7 +14,9 @@ Only the raw asset is refreshed. Years are rebuilt by an explicit backfill from 
 the years), or — opt-in — by setting ``BOOK_ASSETS_AUTO_REBUILD=1`` for the code location, which
 gives the year assets :func:`downstream_automation_condition`: every configured year is
 rebuilt once after the dump changes (one Spark run for all years, one Milvus run per year).
-Nothing downstream is launched by surprise.
+"Changes" means the dump's data version (:func:`dump_data_version`: sources, remote versions,
+sample and part sizes), so a refresh that found the same dump rebuilds nothing. Nothing
+downstream is launched by surprise.
 """
 from __future__ import annotations
 
@@ -26,9 +28,12 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AutomationCondition,
+    DagsterRunStatus,
+    DataVersion,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
     SensorEvaluationContext,
     SkipReason,
@@ -62,14 +67,34 @@ def auto_rebuild_enabled() -> bool:
     return os.environ.get("BOOK_ASSETS_AUTO_REBUILD", "").strip().lower() in ("1", "true", "yes")
 
 
-def downstream_automation_condition() -> AutomationCondition | None:
+def downstream_automation_condition(after_dump: bool = False, enabled: bool | None = None) -> AutomationCondition | None:
     """The year assets' automation condition: none unless ``BOOK_ASSETS_AUTO_REBUILD=1``.
 
-    When enabled: a year is requested once when any upstream (the dump, or the year's upstream
-    asset) was updated since it was last built, and never while upstream is still running or
-    has failed (``AutomationCondition.eager()``).
+    When enabled: a year is requested once when an upstream changed since it was last built,
+    and never while upstream is still running or missing, or the year is in progress
+    (``AutomationCondition.eager()``'s guards). ``after_dump`` is for the asset that reads the
+    dump: there "changed" means the dump's data version changed, not merely that it was
+    materialized again (the monthly refresh of an unchanged dump rebuilds nothing).
     """
-    return AutomationCondition.eager() if auto_rebuild_enabled() else None
+    if not (auto_rebuild_enabled() if enabled is None else enabled):
+        return None
+    if not after_dump:
+        return AutomationCondition.eager()
+    dump_changed = AutomationCondition.any_deps_match(
+        AutomationCondition.data_version_changed() | AutomationCondition.will_be_requested()
+    ).with_label("dump_data_version_changed")
+    return (
+        (AutomationCondition.newly_missing() | dump_changed).since_last_handled()
+        & ~AutomationCondition.any_deps_missing()
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("eager_on_dump_change")
+
+
+def dump_data_version(identity: dict[str, dict]) -> DataVersion:
+    """The data version of ``openlibrary_dump`` from what decides the staged parts' content:
+    ``{kind: {"source", "version", "sample_lines", "part_lines"}}``."""
+    return DataVersion(hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20])
 
 
 def dump_sources(pipeline) -> dict[str, str]:
@@ -106,10 +131,23 @@ def dump_changes(current: dict[str, dict[str, str]], recorded: dict[str, dict[st
     return reasons
 
 
+FINGERPRINT_TAG = "book_assets/dump_fingerprint"
+UNFINISHED = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+              DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+
+
+def _sensor_interval() -> int:
+    raw = os.environ.get("BOOK_ASSETS_DUMP_SENSOR_INTERVAL", "").strip()
+    try:
+        return int(raw) if raw else 3600
+    except ValueError:
+        raise ValueError(f"BOOK_ASSETS_DUMP_SENSOR_INTERVAL must be whole seconds, got {raw!r}") from None
+
+
 @sensor(
     name="openlibrary_dump_sensor",
     job=refresh_openlibrary_dump,
-    minimum_interval_seconds=int(os.environ.get("BOOK_ASSETS_DUMP_SENSOR_INTERVAL", "3600")),
+    minimum_interval_seconds=_sensor_interval(),
     default_status=DefaultSensorStatus.STOPPED,
     description="Refresh openlibrary_dump when a new dump is configured or the remote dump changes.",
 )
@@ -128,7 +166,15 @@ def openlibrary_dump_sensor(context: SensorEvaluationContext, pipeline: Pipeline
     if not reasons:
         return SkipReason("the configured dumps match the last materialization")
     fingerprint = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
-    context.log.info("; ".join(reasons))
-    # run_key: one run per dump version, however many ticks see it before the run finishes.
-    return RunRequest(run_key=f"dump-{fingerprint}", tags={"book_assets/dump_change": "; ".join(reasons)[:200]})
+    if context.instance.get_runs_count(RunsFilter(job_name=refresh_openlibrary_dump.name, statuses=UNFINISHED)):
+        return SkipReason("a refresh_openlibrary_dump run is still queued or running")
+    # run_key: one run per dump version, however many ticks see it. A run that failed or was
+    # canceled has used its key (Dagster never launches a key twice), so each one counts into it:
+    # the next tick tries again instead of waiting for the next dump.
+    tries = context.instance.get_runs_count(RunsFilter(
+        job_name=refresh_openlibrary_dump.name, tags={FINGERPRINT_TAG: fingerprint},
+        statuses=[DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]))
+    context.log.info("; ".join(reasons) + (f" (after {tries} failed refresh runs)" if tries else ""))
+    return RunRequest(run_key=f"dump-{fingerprint}" + (f"-retry{tries}" if tries else ""),
+                      tags={"book_assets/dump_change": "; ".join(reasons)[:200], FINGERPRINT_TAG: fingerprint})
 

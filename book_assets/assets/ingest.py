@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from book_assets import quality
-from book_assets.assets.automation import downstream_automation_condition, dump_sources
+from book_assets.assets.automation import downstream_automation_condition, dump_data_version, dump_sources
 from book_assets.assets.results import check_specs, materialize_with_checks, per_year_table, selected_years
 from book_assets.dump.fetch import DumpFetchError, fetch_dump
 from book_assets.dump.publish import publish_staged
@@ -49,6 +49,7 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
     where the Spark jobs read them; an up-to-date copy is not made again.
     """
     metadata: dict = {}
+    identity: dict = {}
     for kind, source in dump_sources(pipeline).items():
         try:
             fetched = fetch_dump(source, Path(pipeline.home) / "raw")
@@ -74,6 +75,8 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
         metadata[f"{kind}_source"] = MetadataValue.text(source)
         metadata[f"{kind}_staged_uri"] = MetadataValue.text(published.uri)
         metadata[f"{kind}_version"] = MetadataValue.text(fetched.version)
+        identity[kind] = {"source": source, "version": fetched.version, "sample_lines": pipeline.sample_lines,
+                          "part_lines": pipeline.part_lines}
         metadata[f"{kind}_downloaded_bytes"] = MetadataValue.int(fetched.downloaded_bytes)
         # Lines staging dropped (not valid UTF-8): Spark would silently replace their bytes.
         metadata[f"{kind}_lines_read"] = MetadataValue.int(staged.lines_read or staged.lines)
@@ -85,7 +88,9 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
                 f"(first line numbers: {dict(staged.skipped_examples)})"
             )
     metadata["sample_lines"] = MetadataValue.int(pipeline.sample_lines)
-    return MaterializeResult(metadata=metadata)
+    # the same dump staged the same way keeps its data version: year assets rebuilt on a dump
+    # change (BOOK_ASSETS_AUTO_REBUILD) are not rebuilt by a refresh that found nothing new
+    return MaterializeResult(metadata=metadata, data_version=dump_data_version(identity))
 
 
 @asset(
@@ -97,7 +102,7 @@ def openlibrary_dump(context: AssetExecutionContext, pipeline: PipelineConfig) -
     owners=["team:book-assets"],
     tags={"layer": "silver", "engine": "spark"},
     code_version="1",
-    automation_condition=downstream_automation_condition(),
+    automation_condition=downstream_automation_condition(after_dump=True),
     check_specs=check_specs("recent_fiction", quality.FICTION_CHECKS)
     + check_specs("recent_fiction", quality.DUMP_CHECKS),
 )

@@ -90,8 +90,14 @@ def source_version(source: str, timeout: float = 30.0) -> str:
     path = Path(source).expanduser().resolve()
     if not path.is_file():
         return "missing"
+    return _local_version(path)
+
+
+def _local_version(path: Path) -> str:
+    """``size:mtime`` of a local dump, the mtime in nanoseconds: a file replaced by one of the
+    same size within the same second is still a new version."""
     st = path.stat()
-    return f"{st.st_size}:{int(st.st_mtime)}"
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def resume_validator(headers) -> str:
@@ -198,8 +204,7 @@ def fetch_dump(source: str, raw_dir: Path, timeout: float = 60.0) -> FetchedDump
         path = Path(source).expanduser().resolve()
         if not path.is_file():
             raise DumpFetchError(f"dump file not found: {path}")
-        st = path.stat()
-        return FetchedDump(source, path, st.st_size, f"{st.st_size}:{int(st.st_mtime)}", 0)
+        return FetchedDump(source, path, path.stat().st_size, _local_version(path), 0)
     info = remote_version(source, timeout)
     raw_dir.mkdir(parents=True, exist_ok=True)
     dest = raw_dir / Path(urlsplit(source).path).name

@@ -87,3 +87,52 @@ def test_definitions_register_job_sensor_and_schedule_stopped():
     # no year asset rebuilds itself unless BOOK_ASSETS_AUTO_REBUILD=1
     graph = defs.resolve_asset_graph()
     assert all(graph.get(k).automation_condition is None for k in graph.get_all_asset_keys())
+
+
+def test_a_failed_refresh_is_retried_and_a_running_one_waited_for(tmp_path):
+    """Dagster never launches a run key twice: a refresh run that failed must not leave the dump
+    stale until the next one is published, and a refresh still running gets no second run."""
+    from dagster import DagsterRunStatus
+    from dagster._core.test_utils import create_run_for_test
+
+    from book_assets.assets.automation import FINGERPRINT_TAG
+
+    editions, works = tmp_path / "editions.txt.gz", tmp_path / "works.txt.gz"
+    editions.write_bytes(b"e" * 10)
+    works.write_bytes(b"w" * 10)
+    pipeline = PipelineConfig(home=str(tmp_path), editions_dump=str(editions), works_dump=str(works), authors_dump="")
+    with DagsterInstance.ephemeral() as instance:
+        first = _tick(instance, pipeline)
+        assert isinstance(first, RunRequest)
+        fingerprint = first.tags[FINGERPRINT_TAG]
+
+        def run(status):
+            create_run_for_test(instance, job_name=refresh_openlibrary_dump.name, status=status,
+                                tags={**first.tags, "dagster/sensor_name": "openlibrary_dump_sensor"})
+
+        run(DagsterRunStatus.STARTED)
+        assert "still queued or running" in _tick(instance, pipeline).skip_message
+        instance.report_run_failed(instance.get_runs()[0])  # the download broke off
+        retry = _tick(instance, pipeline)
+        assert isinstance(retry, RunRequest) and retry.run_key != first.run_key
+        assert retry.tags[FINGERPRINT_TAG] == fingerprint
+
+        run(DagsterRunStatus.CANCELED)
+        again = _tick(instance, pipeline)
+        assert again.run_key not in (first.run_key, retry.run_key)
+
+
+@pytest.mark.parametrize("raw, seconds", [("", 3600), ("  ", 3600), ("600", 600)])
+def test_sensor_interval_setting(monkeypatch, raw, seconds):
+    from book_assets.assets.automation import _sensor_interval
+
+    monkeypatch.setenv("BOOK_ASSETS_DUMP_SENSOR_INTERVAL", raw)  # empty means unset, as for every variable
+    assert _sensor_interval() == seconds
+
+
+def test_a_sensor_interval_that_is_not_a_number_names_the_variable(monkeypatch):
+    from book_assets.assets.automation import _sensor_interval
+
+    monkeypatch.setenv("BOOK_ASSETS_DUMP_SENSOR_INTERVAL", "1h")
+    with pytest.raises(ValueError, match="BOOK_ASSETS_DUMP_SENSOR_INTERVAL"):
+        _sensor_interval()
