@@ -76,4 +76,5 @@ def cover_embeddings(
         "gallery": MetadataValue.md(gallery_markdown(samples)),
     }
     outcomes = {str(y): quality.embedding_checks(per_year[str(y)], covers.max_failure_rate) for y in years}
-    yield from materialize_with_checks(context, "cover_embeddings", metadata, outcomes)
+    yield from materialize_with_checks(context, "cover_embeddings", metadata, outcomes, totals=(
+        "dagster/row_count", "covers", "failed", "reused_embeddings", "embedded_now"))

@@ -182,4 +182,5 @@ def cover_urls(context: AssetExecutionContext, pipeline: PipelineConfig, spark: 
         "url_template": MetadataValue.text(pipeline.cover_url_template),
     }
     outcomes = {str(y): quality.cover_url_checks(per_year[str(y)]) for y in years}
-    yield from materialize_with_checks(context, "cover_urls", metadata, outcomes)
+    yield from materialize_with_checks(context, "cover_urls", metadata, outcomes,
+                                       totals=("dagster/row_count", "editions_without_cover"))

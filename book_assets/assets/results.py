@@ -53,8 +53,26 @@ def _severity(outcome: CheckOutcome) -> AssetCheckSeverity:
     return AssetCheckSeverity.WARN if outcome.warn_only else AssetCheckSeverity.ERROR
 
 
+def range_metadata(metadata: Mapping[str, Any], totals: Iterable[str], years: Sequence[Any]) -> dict:
+    """``metadata`` as every year of a range run records it (Dagster copies one result to each).
+
+    The ``totals`` keys hold sums over the run's years; on each year they would read as that
+    year's figure (``dagster/row_count`` as its row count, the *Plots* of each year), so with
+    several years they become ``range_<name>``, beside ``range_years``. The per-year figures
+    are in the ``per_year`` table.
+    """
+    if len(years) < 2:
+        return dict(metadata)
+    out = {}
+    for key, value in metadata.items():
+        out[f"range_{key.removeprefix('dagster/')}" if key in totals else key] = value
+    out["range_years"] = MetadataValue.json([str(y) for y in years])
+    return out
+
+
 def materialize_with_checks(
-    context: Any, asset: str, metadata: Mapping[str, Any], outcomes_by_year: Mapping[str, Iterable[CheckOutcome]]
+    context: Any, asset: str, metadata: Mapping[str, Any], outcomes_by_year: Mapping[str, Iterable[CheckOutcome]],
+    totals: Iterable[str] = ("dagster/row_count",),
 ) -> Iterator[Any]:
     """What a year asset yields: its materialization, then its check results.
 
@@ -62,8 +80,10 @@ def materialize_with_checks(
     range run): the materialization first, so that each year's ``AssetCheckEvaluation`` can
     point at that year's new materialization (the UI counts a partition's check as current only
     then), then one combined result per check, which fails a blocking check when any year does.
+    ``totals``: the metadata keys summed over the years (see :func:`range_metadata`).
     """
     outcomes_by_year = {y: list(o) for y, o in outcomes_by_year.items()}
+    metadata = range_metadata(metadata, set(totals), sorted(outcomes_by_year))
     if _single_partition_step(context, outcomes_by_year):
         yield MaterializeResult(metadata=dict(metadata), check_results=check_results(context, asset, outcomes_by_year))
         return

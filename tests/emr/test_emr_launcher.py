@@ -59,7 +59,8 @@ def test_range_run_reports_metadata_and_checks(emr_home, emr_emulator, corpus):
     print(f"recent_fiction via emulated EMR Serverless: {seconds:.1f}s")
     mat = result.get_asset_materialization_events()[0].materialization
     expected_rows = sum(len(manifest.expected_fiction[y]) for y in CORPUS_YEARS)
-    assert mat.metadata["dagster/row_count"].value == expected_rows
+    assert mat.metadata["range_row_count"].value == expected_rows  # both years: not one year's count
+    assert "dagster/row_count" not in mat.metadata and mat.metadata["range_years"].value == ["2019", "2020"]
     assert mat.metadata["years"].value == list(CORPUS_YEARS)
     assert mat.metadata["lines_read"].value["editions"] > 0
     evaluations = result.get_asset_check_evaluations()
@@ -98,7 +99,7 @@ def test_start_job_run_request_as_received(emr_home, emr_emulator, emr_app):
     assert "spark.emr-serverless.driverEnv.DAGSTER_PIPES_CONTEXT" in confs  # added by the Pipes client
     assert "spark.emr-serverless.driverEnv.DAGSTER_PIPES_MESSAGES" in confs
     assert req["tags"]["dagster/run-id"] == result.run_id
-    assert req["tags"]["book_assets/job"] == "fiction" and req["tags"]["book_assets/years"] == "2019 2020"
+    assert req["tags"]["book_assets/job"] == "fiction" and req["tags"]["book_assets/years"] == "2019-2020"
     assert req["execution_timeout_minutes"] == 30
     cw = req["configuration_overrides"]["monitoringConfiguration"]["cloudWatchLoggingConfiguration"]
     assert cw["enabled"] is True and cw["logGroupName"] == "/aws/emr-serverless"
