@@ -113,9 +113,13 @@ def pack_conda_env(dest: Path, env_prefix: str | None = None) -> Path:
 
 
 def build(dest: Path, release: str = "emr-7.5.0", pack_env: bool = False, env_prefix: str | None = None) -> dict[str, Path]:
-    """Everything under ``dest``; returns {relative key: local path} ready for :func:`upload`."""
-    if dest.exists():
-        shutil.rmtree(dest)
+    """Everything under ``dest``; returns {relative key: local path} ready for :func:`upload`.
+
+    Only what the build writes is replaced (``book_assets.zip``, ``jobs/``, ``requirements-emr.txt``,
+    ``Dockerfile``, with ``pack_env`` the env archive): anything else in ``dest`` is left alone.
+    """
+    if (dest / "jobs").is_dir():
+        shutil.rmtree(dest / "jobs")  # no entry point of a job that no longer exists
     (dest / "jobs").mkdir(parents=True)
     built = {CODE_ZIP: build_code_zip(dest)}
     for script in job_scripts():

@@ -58,6 +58,8 @@ ENV_ARCHIVE = "pyspark_env.tar.gz"
 DRIVER = "SPARK_DRIVER"
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELLED")
 ERROR_TAIL_LINES = 40
+MAX_NAME = 256  # StartJobRun ``name`` (botocore does not check the maximum; AWS rejects the request)
+MAX_TAG_VALUE = 256
 
 
 class EmrServerlessConfig(Config):
@@ -123,8 +125,9 @@ def _require(value: str, name: str) -> str:
     return value
 
 
-def spark_properties(cfg: EmrServerlessConfig) -> dict[str, str]:
-    """All ``--conf`` pairs of a job: workload sizing, Python env, the project's base settings."""
+def spark_properties(cfg: EmrServerlessConfig, executor_env: dict[str, str] | None = None) -> dict[str, str]:
+    """All ``--conf`` pairs of a job: workload sizing, Python env, the project's base settings,
+    and ``executor_env`` as ``spark.executorEnv.*``."""
     props = {
         **BASE_SPARK_CONF,
         "spark.driver.cores": str(cfg.driver_cores),
@@ -148,31 +151,51 @@ def spark_properties(cfg: EmrServerlessConfig) -> dict[str, str]:
     props["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] = python
     props["spark.emr-serverless.driverEnv.PYSPARK_PYTHON"] = python
     props["spark.executorEnv.PYSPARK_PYTHON"] = python
+    props.update({f"spark.executorEnv.{key}": value for key, value in (executor_env or {}).items()})
     props.update(cfg.spark_conf)
     return props
 
 
-def spark_submit_parameters(cfg: EmrServerlessConfig) -> str:
-    parts = [f"--conf {key}={value}" for key, value in spark_properties(cfg).items()]
+def spark_submit_parameters(cfg: EmrServerlessConfig, executor_env: dict[str, str] | None = None) -> str:
+    parts = [f"--conf {key}={value}" for key, value in spark_properties(cfg, executor_env).items()]
     parts.append(f"--py-files {cfg.artifacts_uri()}/{CODE_ZIP}")
     return " ".join(parts)
 
 
 def _tag_value(value: str) -> str:
     """AWS tag values allow letters, digits, spaces and ``_.:/=+-@`` (max 256)."""
-    return "".join(c if c.isalnum() or c in " _.:/=+-@" else "_" for c in value)[:256]
+    return "".join(c if c.isalnum() or c in " _.:/=+-@" else "_" for c in value)[:MAX_TAG_VALUE]
+
+
+def years_label(years: list[int], max_len: int = MAX_TAG_VALUE) -> str:
+    """The years for a job name or tag: runs of consecutive years as ranges (``2001-2003 2005``);
+    longer than ``max_len``, only the count and the span (``37 years in 1950-2049``)."""
+    runs: list[list[int]] = []
+    for year in sorted(set(years)):
+        if runs and year == runs[-1][-1] + 1:
+            runs[-1].append(year)
+        else:
+            runs.append([year])
+    label = " ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+    if len(label) > max_len:
+        label = f"{len(set(years))} years in {runs[0][0]}-{runs[-1][-1]}"
+    return label[:max_len]
 
 
 def build_start_job_run_request(
-    cfg: EmrServerlessConfig, job: str, args: list[str], *, run_id: str = "", years: list[int] | None = None
+    cfg: EmrServerlessConfig, job: str, args: list[str], *, run_id: str = "", years: list[int] | None = None,
+    executor_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A new StartJobRun request for ``job`` (never reuse one: the Pipes client mutates it).
 
     The years are in ``args`` (``--years``) because Pipes gives the job no partition key in range
-    runs; they are repeated in the job name and a tag for the console.
+    runs; they are repeated, as a :func:`years_label`, in the job name and a tag for the console.
+    ``executor_env`` becomes environment variables of the executors.
     """
     token = f"{(run_id or 'adhoc')[:8]}-{job}-{uuid.uuid4().hex}"[:64]
-    years_text = "-".join(map(str, years)) if years else ""
+    name = f"book-assets-{job}"
+    if years:
+        name += "-" + years_label(years, MAX_NAME - len(name) - 1)
     monitoring: dict[str, Any] = {
         "s3MonitoringConfiguration": {"logUri": cfg.logs_uri()},
         "cloudWatchLoggingConfiguration": {
@@ -186,18 +209,18 @@ def build_start_job_run_request(
         "applicationId": _require(cfg.application_id, "application_id"),
         "executionRoleArn": _require(cfg.execution_role_arn, "execution_role_arn"),
         "clientToken": token,
-        "name": f"book-assets-{job}" + (f"-{years_text}" if years_text else ""),
+        "name": name[:MAX_NAME],
         "jobDriver": {
             "sparkSubmit": {
                 "entryPoint": cfg.entry_point(job),
                 "entryPointArguments": list(args),
-                "sparkSubmitParameters": spark_submit_parameters(cfg),
+                "sparkSubmitParameters": spark_submit_parameters(cfg, executor_env),
             }
         },
         "configurationOverrides": {"monitoringConfiguration": monitoring},
         "tags": {
             "book_assets/job": _tag_value(job),
-            "book_assets/years": _tag_value(" ".join(map(str, years or []))),
+            "book_assets/years": _tag_value(years_label(years or [])),
             "book_assets/artifacts": _tag_value(cfg.artifacts_tag),
         },
         "executionTimeoutMinutes": cfg.execution_timeout_minutes,
@@ -552,7 +575,7 @@ def check_application(cfg: EmrServerlessConfig, client: Any, log: Callable[[str]
 
 def run_emr_serverless_job(
     context: Any, cfg: EmrServerlessConfig, job: str, args: list[str], extras: dict[str, Any] | None = None,
-    client: BookAssetsEmrServerlessClient | None = None,
+    client: BookAssetsEmrServerlessClient | None = None, executor_env: dict[str, str] | None = None,
 ):
     """Run ``<job>_job.py`` on EMR Serverless through Pipes; return what it reported."""
     from book_assets.resources.spark import SparkJobResult
@@ -560,7 +583,8 @@ def run_emr_serverless_job(
     client = client or make_client(cfg)
     check_application(cfg, client.client, context.log.warning)
     request = build_start_job_run_request(
-        cfg, job, args, run_id=getattr(context, "run_id", "") or "", years=years_from_args(args)
+        cfg, job, args, run_id=getattr(context, "run_id", "") or "", years=years_from_args(args),
+        executor_env=executor_env,
     )
     context.log.info(
         f"EMR Serverless: {request['jobDriver']['sparkSubmit']['entryPoint']} "

@@ -49,6 +49,8 @@ def build_resources() -> dict:
             master=env_value("BOOK_ASSETS_SPARK_MASTER", "local[*]"),
             driver_memory=env_value("BOOK_ASSETS_SPARK_DRIVER_MEMORY", "2g"),
             py_files=env_value("BOOK_ASSETS_SPARK_PY_FILES", ""),
+            python=env_value("BOOK_ASSETS_SPARK_PYTHON", ""),
+            torch_threads=env_value("BOOK_ASSETS_TORCH_THREADS", 0),
             emr=build_emr_config(),
         ),
     }

@@ -78,17 +78,53 @@ class SparkLauncher(ConfigurableResource):
         default="",
         description="comma-separated --py-files (e.g. the book_assets zip) for remote clusters",
     )
+    python: str = Field(
+        default="",
+        description="BOOK_ASSETS_SPARK_PYTHON: PYSPARK_PYTHON for the executors (blank: this interpreter with a "
+        "local[...] master, the cluster's own PYSPARK_PYTHON otherwise)",
+    )
+    torch_threads: int = Field(
+        default=0,
+        description="BOOK_ASSETS_TORCH_THREADS: torch threads per Python worker, passed to the executors "
+        "(0 = the Spark task's cores)",
+    )
     emr: EmrServerlessConfig = Field(
         default_factory=EmrServerlessConfig, description="EMR Serverless settings (mode emr-serverless)"
     )
+
+    def effective_master(self) -> str:
+        return self.master if self.mode == "spark-submit" or self.master else "local[*]"
+
+    def executor_env(self) -> dict[str, str]:
+        """Settings the job's Python workers read from their environment, for every launch mode."""
+        return {"BOOK_ASSETS_TORCH_THREADS": str(self.torch_threads)} if self.torch_threads > 0 else {}
+
+    def submit_env(self) -> dict[str, str]:
+        """The environment of the spark-submit subprocess (local / spark-submit modes).
+
+        The driver runs here (client mode), so it gets this interpreter. The executors get
+        ``PYSPARK_PYTHON``, which pyspark ships to them as is: this interpreter's path only makes
+        sense for a ``local[...]`` master; on a cluster it is ``python`` if set, else whatever this
+        environment or the cluster's Spark configuration says.
+        """
+        env = {
+            **os.environ,
+            "SPARK_HOME": os.environ.get("SPARK_HOME") or spark_home(),
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+        }
+        if self.python:
+            env["PYSPARK_PYTHON"] = self.python
+        elif self.effective_master().startswith("local"):
+            env.setdefault("PYSPARK_PYTHON", sys.executable)
+        return env
 
     def submit_command(self, job: str, args: list[str]) -> list[str]:
         """The spark-submit command line for ``job`` in local / spark-submit modes."""
         if self.mode not in ("local", "spark-submit"):
             raise ValueError(f"submit_command is for local/spark-submit, not {self.mode!r}")
-        master = self.master if self.mode == "spark-submit" or self.master else "local[*]"
-        cmd = [spark_submit_executable(), "--master", master, "--driver-memory", self.driver_memory]
-        conf = {**BASE_SPARK_CONF, "spark.ui.showConsoleProgress": "false", **self.spark_conf}
+        cmd = [spark_submit_executable(), "--master", self.effective_master(), "--driver-memory", self.driver_memory]
+        executor_env = {f"spark.executorEnv.{key}": value for key, value in self.executor_env().items()}
+        conf = {**BASE_SPARK_CONF, "spark.ui.showConsoleProgress": "false", **executor_env, **self.spark_conf}
         for key, value in conf.items():
             cmd += ["--conf", f"{key}={value}"]
         if self.py_files:
@@ -112,16 +148,10 @@ class SparkLauncher(ConfigurableResource):
                     "BOOK_ASSETS_STAGED and BOOK_ASSETS_COVERS_CACHE to s3:// URIs (see book_assets/emr/README.md)"
                 )
 
-            return run_emr_serverless_job(context, self.emr, job, args, extras)
-        env = {
-            **os.environ,
-            "SPARK_HOME": os.environ.get("SPARK_HOME") or spark_home(),
-            "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
-            "PYSPARK_DRIVER_PYTHON": sys.executable,
-        }
+            return run_emr_serverless_job(context, self.emr, job, args, extras, executor_env=self.executor_env())
         command = self.submit_command(job, args)
         context.log.info("spark-submit: " + " ".join(command))
-        invocation = PipesSubprocessClient(env=env).run(
+        invocation = PipesSubprocessClient(env=self.submit_env()).run(
             context=context, command=command, extras=extras or {}
         )
         return SparkJobResult(reports=list(invocation.get_custom_messages()))

@@ -54,7 +54,7 @@ def test_request_field_by_field():
     assert cw["enabled"] is True and cw["logGroupName"] == "/aws/emr-serverless"
     assert cw["logStreamNamePrefix"] == "book-assets"
     assert cw["logTypes"]["SPARK_DRIVER"] == ["STDOUT", "STDERR"]
-    assert req["tags"] == {"book_assets/job": "fiction", "book_assets/years": "2019 2020", "book_assets/artifacts": "latest"}
+    assert req["tags"] == {"book_assets/job": "fiction", "book_assets/years": "2019-2020", "book_assets/artifacts": "latest"}
     assert req["executionTimeoutMinutes"] == 180
 
 
@@ -81,6 +81,38 @@ def test_image_python_and_overrides():
     assert confs["spark.sql.shuffle.partitions"] == "400"
     assert req["jobDriver"]["sparkSubmit"]["entryPoint"] == "s3://bkt/book-assets/artifacts/abc123/jobs/cover_urls_job.py"
     assert req["executionTimeoutMinutes"] == 60
+
+
+def _limits() -> tuple[int, int]:
+    """StartJobRun's ``name`` and tag value maxima, from the service model (botocore does not check them)."""
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("emr-serverless").operation_model("StartJobRun").input_shape
+    return shape.members["name"].metadata["max"], shape.members["tags"].value.metadata["max"]
+
+
+def test_years_in_name_and_tag_are_ranges():
+    req = build_start_job_run_request(_cfg(), "fiction", [], years=[2011, 2001, 2002, 2003, 2005, 2010, 2002])
+    assert req["name"] == "book-assets-fiction-2001-2003 2005 2010-2011"
+    assert req["tags"]["book_assets/years"] == "2001-2003 2005 2010-2011"
+    single = build_start_job_run_request(_cfg(), "fiction", [], years=[2019])
+    assert (single["name"], single["tags"]["book_assets/years"]) == ("book-assets-fiction-2019", "2019")
+    assert build_start_job_run_request(_cfg(), "fiction", [])["name"] == "book-assets-fiction"
+
+
+@pytest.mark.parametrize("years", [list(range(1975, 2025)), list(range(1900, 2025)), list(range(1901, 2025, 2)),
+                                   [y for y in range(1900, 2025) if y % 3]],
+                         ids=["50-consecutive", "125-consecutive", "62-every-other", "every-third-missing"])
+def test_many_years_fit_the_name_and_tag_limits(years):
+    max_name, max_tag = _limits()
+    req = build_start_job_run_request(_cfg(), "embeddings", ["--years", ",".join(map(str, years))], years=years)
+    assert len(req["name"]) <= max_name and len(req["tags"]["book_assets/years"]) <= max_tag
+    assert req["name"].startswith("book-assets-embeddings-")
+    assert str(years[0]) in req["name"] and str(years[-1]) in req["name"]
+    if years == list(range(years[0], years[-1] + 1)):
+        assert req["name"] == f"book-assets-embeddings-{years[0]}-{years[-1]}"
+    else:
+        assert req["name"] == f"book-assets-embeddings-{len(years)} years in {years[0]}-{years[-1]}"
 
 
 def test_missing_settings_are_named():

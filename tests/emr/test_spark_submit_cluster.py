@@ -3,6 +3,7 @@
 scripts run on it, with the code shipped as the packaged ``book_assets.zip`` (``--py-files``),
 and write the same Parquet as the local launcher."""
 import shutil
+import sys
 import time
 
 import numpy as np
@@ -45,8 +46,11 @@ def homes(tmp_path_factory, corpus, cover_server, tiny_clip_dir):
     code_zip = package.build_code_zip(tmp_path_factory.mktemp("code"))
     with SparkStandaloneCluster(tmp_path_factory.mktemp("spark_cluster")) as cluster:
         timings["cluster ready"] = cluster.ready_after_s
+        # The "cluster" runs on this host, so its executors can run this interpreter; on a real
+        # cluster BOOK_ASSETS_SPARK_PYTHON (or the cluster's own PYSPARK_PYTHON) names theirs.
         spark = SparkLauncher(mode="spark-submit", master=cluster.master_url, driver_memory="1g",
-                              spark_conf={**SPARK_CONF, "spark.executor.memory": "1g"}, py_files=str(code_zip))
+                              spark_conf={**SPARK_CONF, "spark.executor.memory": "1g"}, py_files=str(code_zip),
+                              python=sys.executable, torch_threads=1)
         res_cluster = {**make_resources(cluster_home, corpus_dir, cover_server.url_template, tiny_clip_dir), "spark": spark}
         assert materialize([openlibrary_dump], resources=res_cluster).success
         t = time.monotonic()
