@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -132,8 +133,8 @@ def write_env_file(data_home: Path, dagster_home: Path) -> Path:
     names = ["BOOK_ASSETS_HOME", "BOOK_ASSETS_YEARS", "BOOK_ASSETS_CLIP_MODEL", "BOOK_ASSETS_EDITIONS_DUMP",
              "BOOK_ASSETS_WORKS_DUMP", "BOOK_ASSETS_AUTHORS_DUMP", "BOOK_ASSETS_CURRENT_YEAR",
              "BOOK_ASSETS_PART_LINES", "BOOK_ASSETS_MAX_MALFORMED_RATE", "HF_HUB_OFFLINE"]
-    lines = [f"export {n}='{os.environ[n]}'" for n in names if n in os.environ]
-    lines.append(f"export DAGSTER_HOME='{dagster_home}'")
+    lines = [f"export {n}={shlex.quote(os.environ[n])}" for n in names if n in os.environ]
+    lines.append(f"export DAGSTER_HOME={shlex.quote(str(dagster_home))}")
     path = data_home / "demo" / "env.sh"
     path.write_text("\n".join(lines) + "\n")
     return path

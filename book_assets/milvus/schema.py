@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pymilvus import DataType, MilvusClient
 
 ID_YEAR_FACTOR = 10_000_000_000
@@ -90,23 +91,58 @@ def build_schema(dim: int):
     return schema
 
 
-def table_rows(year: int, rows: pa.Table, dim: int, batch_size: int) -> Iterator[list[dict]]:
-    """Yield batches of Milvus entities for ``year`` from a rows table.
+def check_rows(year: int, rows: pa.Table, dim: int) -> None:
+    """Raise ``ValueError`` if ``table_rows`` would refuse any row of ``rows``; converts no vectors.
 
-    Rows of another year are an error (they would land in the wrong partition); duplicate ids
-    (same cover twice in a year) keep the first row, so that Lite and server end up alike.
+    Checks, in row order: the columns exist, every row is of ``year``, cover ids are in range and
+    every vector that would be stored (the first of each cover id) is ``dim`` wide.
     """
     missing = [c for c in ROW_COLUMNS if c not in rows.column_names]
     if missing:
         raise ValueError(f"rows table lacks columns {missing}")
+    if rows.num_rows == 0:
+        return
+    kind = rows.schema.field("embedding").type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)) or not (
+        pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
+    ):
+        raise ValueError(f"embedding column must be a list of numbers, not {kind}")
+    widths = pc.list_value_length(rows.column("embedding")).to_pylist()
+    keys = rows.column("edition_key").to_pylist()
+    seen: set[int] = set()
+    for key, row_year, cover_id, width in zip(keys, rows.column("year").to_pylist(),
+                                              rows.column("cover_id").to_pylist(), widths):
+        if row_year is None or int(row_year) != year:
+            raise ValueError(f"row for {key!r} has year {row_year}, expected {year}")
+        if cover_id is None:
+            continue
+        pk = entity_id(year, cover_id)
+        if pk in seen:
+            continue
+        seen.add(pk)
+        if width != dim:
+            shape = () if width is None else (width,)
+            raise ValueError(f"embedding for {key!r} has shape {shape}, expected ({dim},)")
+
+
+def table_rows(year: int, rows: pa.Table, dim: int, batch_size: int) -> Iterator[list[dict]]:
+    """Check every row of ``rows`` now (``check_rows``), then return batches of Milvus entities.
+
+    Rows of another year are an error (they would land in the wrong partition); duplicate ids
+    (same cover twice in a year) keep the first row, so that Lite and server end up alike.
+    Because the whole table is checked before this returns, a caller that calls it before
+    touching Milvus never leaves a refused table half-written.
+    """
+    check_rows(year, rows, dim)
+    return _batches(year, rows, dim, batch_size)
+
+
+def _batches(year: int, rows: pa.Table, dim: int, batch_size: int) -> Iterator[list[dict]]:
     seen: set[int] = set()
     batch: list[dict] = []
     for record_batch in rows.select(ROW_COLUMNS).to_batches(max_chunksize=batch_size):
         cols = record_batch.to_pydict()
         for i in range(record_batch.num_rows):
-            row_year = cols["year"][i]
-            if row_year is None or int(row_year) != year:
-                raise ValueError(f"row for {cols['edition_key'][i]!r} has year {row_year}, expected {year}")
             cover_id = cols["cover_id"][i]
             if cover_id is None:
                 continue
@@ -114,7 +150,7 @@ def table_rows(year: int, rows: pa.Table, dim: int, batch_size: int) -> Iterator
             if pk in seen:
                 continue
             vector = np.asarray(cols["embedding"][i], dtype=np.float32)
-            if vector.shape != (dim,):
+            if vector.shape != (dim,):  # check_rows saw the width; this catches nested lists
                 raise ValueError(f"embedding for {cols['edition_key'][i]!r} has shape {vector.shape}, expected ({dim},)")
             seen.add(pk)
             batch.append(

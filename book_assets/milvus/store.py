@@ -40,6 +40,7 @@ from book_assets.milvus import bulk, indexes
 from book_assets.milvus.schema import (
     SCALAR_FIELDS,
     check_edition_key,
+    check_rows,
     check_year,
     build_schema,
     partition_name as _partition_name,
@@ -120,6 +121,11 @@ def _hit_score(hit: Any) -> float:
         return float(hit["distance"])
     except (KeyError, TypeError):
         return float(getattr(hit, "distance", getattr(hit, "score", 0.0)))
+
+
+class DimensionMismatch(RuntimeError):
+    """A query vector's width differs from the collection's: the encoder and the index disagree
+    (a set-up problem, e.g. another CLIP model than the one the index was built with)."""
 
 
 class CoverStore:
@@ -249,6 +255,9 @@ class CoverStore:
             self._ensure_loaded()
         self._loaded = True
 
+    def has_collection(self) -> bool:
+        return bool(self._client.has_collection(self.collection))
+
     def has_index(self) -> bool:
         if not self._client.has_collection(self.collection):
             return False
@@ -282,18 +291,26 @@ class CoverStore:
         server only) or ``"auto"`` (bulk on a server with ``bulk_dir`` for years of at least
         ``bulk_min_rows`` rows, inserts otherwise); the one used is left in ``last_load_method``.
 
-        Other years' partitions are never touched. If a previous call died part-way (partition
-        dropped, half inserted), this call starts again from a fresh partition, so it repairs it.
+        Other years' partitions are never touched. Every row is checked (columns, year, cover
+        id, vector width) before anything is dropped, so a refused table leaves the year as it
+        was. A year with no rows and no collection yet (so no vector width known) creates
+        nothing and returns 0. If a call dies part-way on Milvus' side (partition dropped, half
+        inserted), running it again starts from a fresh partition, so it repairs the year.
         When it returns, counts and searches (Strong) see exactly the new rows.
         """
         year = check_year(year)
         if batch_size <= 0:
             raise ValueError("batch_size must be positive")
-        dim = self.dim
-        if dim is None:
-            dim = self._table_dim(rows)
-            if dim is None:
-                raise ValueError("empty rows table and no dim known: pass dim= to CoverStore")
+        dim = self.dim if self.dim is not None else self._table_dim(rows)
+        if dim is None:  # no collection yet, and no vector to give its width
+            if rows.num_rows:
+                raise ValueError("no row has an embedding and there is no collection to give the width")
+            check_rows(year, rows, 0)  # still refuse a table without the row columns
+            self.last_load_method = None
+            log.info("no rows for %s partition %s and no collection yet: nothing loaded",
+                     self.collection, self.partition_name(year))
+            return 0
+        batches = table_rows(year, rows, dim, batch_size)  # raises here, before any change
         self.ensure_collection(dim)
         chosen = bulk.choose_method(method, is_lite=self.is_lite, n_rows=rows.num_rows,
                                     bulk_dir=self.bulk_dir, min_rows=self.bulk_min_rows)
@@ -302,9 +319,9 @@ class CoverStore:
         self._client.create_partition(self.collection, part)
         total = rows.num_rows
         if chosen == "bulk":
-            inserted = self._bulk_load(year, part, rows, dim, batch_size, progress)
+            inserted = self._bulk_load(part, batches, dim, total, progress)
         else:
-            inserted = self._insert_rows(year, part, rows, dim, batch_size, progress)
+            inserted = self._insert_rows(part, batches, total, progress)
         if progress is not None:
             progress(total, total)
         if chosen == "insert" and inserted >= self.flush_min_rows:
@@ -317,10 +334,9 @@ class CoverStore:
         log.info("reloaded %s partition %s: %d entities (%s)", self.collection, part, inserted, chosen)
         return inserted
 
-    def _insert_rows(self, year, part, rows, dim, batch_size, progress) -> int:
-        total = rows.num_rows
+    def _insert_rows(self, part, batches, total, progress) -> int:
         done = inserted = 0
-        for batch in table_rows(year, rows, dim, batch_size):
+        for batch in batches:
             result = self._client.insert(self.collection, batch, partition_name=part)
             inserted += int(result.get("insert_count", len(batch)))
             done = min(total, done + len(batch))
@@ -328,11 +344,10 @@ class CoverStore:
                 progress(done, total)
         return inserted
 
-    def _bulk_load(self, year, part, rows, dim, batch_size, progress) -> int:
-        total = rows.num_rows
+    def _bulk_load(self, part, batches, dim, total, progress) -> int:
         report = None if progress is None else (lambda n: progress(min(n, total), total) if n < total else None)
         staging, files, written = bulk.write_parquet(
-            build_schema(dim), table_rows(year, rows, dim, batch_size), self.bulk_dir, report
+            build_schema(dim), batches, self.bulk_dir, report
         )
         try:
             if written == 0:
@@ -415,7 +430,7 @@ class CoverStore:
             return []
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if self.dim is not None and query.shape[0] != self.dim:
-            raise ValueError(f"query vector has {query.shape[0]} dims, collection has {self.dim}")
+            raise DimensionMismatch(f"query vector has {query.shape[0]} dims, collection has {self.dim}")
         if not np.all(np.isfinite(query)) or not np.any(query):
             raise ValueError("query vector must be finite and non-zero")
         partitions: list[str] | None = None

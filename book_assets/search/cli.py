@@ -4,17 +4,23 @@
     book-search --like /books/OL123M [--years 2019] [--json]
 
 Prints a table (rank, score, title, authors, year, edition key) or, with ``--json``, a list of
-objects. Bad input exits with status 2 and a one-line message on stderr.
+objects. Bad input exits with status 2 and a one-line message on stderr; a set-up problem (no
+collection, Milvus unreachable, CLIP model missing, an index built with another model) or an
+edition not in the index exits with status 1 and a one-line message.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import unicodedata
 from typing import Callable, Sequence
 
+from pymilvus.exceptions import MilvusException
+
 from book_assets.search import validation
-from book_assets.search.api import SearchResult, SearchService
+from book_assets.search.api import MissingCollection, SearchResult, SearchService
 
 JSON_FIELDS = ("score", "title", "authors", "year", "edition_key", "cover_url", "cover_id", "work_key")
 
@@ -35,9 +41,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Failures while searching that are not the user's input: one line on stderr, exit status 1.
+USE_ERRORS = (MilvusException, OSError, RuntimeError)
+
+
+def printable(text: str) -> str:
+    """``text`` without control and format characters (Unicode category C*: escape sequences,
+    bidi overrides, ...) and with runs of white space as one space; other letters are kept."""
+    chars = (" " if ch.isspace() else "" if unicodedata.category(ch).startswith("C") else ch for ch in str(text))
+    return " ".join("".join(chars).split())
+
+
 def _clip(text: str, width: int) -> str:
-    text = " ".join(str(text).split())
+    text = printable(text)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for ``exc``; the Milvus token never appears in it."""
+    text = printable(str(getattr(exc, "message", None) or exc)) or type(exc).__name__
+    token = os.environ.get("BOOK_ASSETS_MILVUS_TOKEN", "")
+    return text.replace(token, "***") if token else text
+
+
+def _fail(message: str) -> int:
+    print(f"book-search: {message}", file=sys.stderr)
+    return 1
 
 
 def format_table(results: Sequence[SearchResult]) -> str:
@@ -80,15 +109,26 @@ def main(
         print(f"book-search: error: {exc}", file=sys.stderr)
         return 2
 
-    service = (service_factory or SearchService.from_settings)()
     try:
+        if service_factory is not None:
+            service = service_factory()
+        else:
+            service = SearchService.from_settings(require_collection=True)
+    except MissingCollection as exc:
+        return _fail(_describe(exc))
+    except Exception as exc:  # Milvus unreachable, model missing, ...: set-up, not bad input
+        return _fail(f"cannot start the search: {type(exc).__name__}: {_describe(exc)}")
+    try:
+        if not service.store.has_collection():
+            raise MissingCollection(service.store.collection, service.store.uri)
         if like is not None:
             results = service.more_like_this(like, years=years, top_k=top_k)
         else:
             results = service.search(query, years=years, top_k=top_k)
     except LookupError as exc:
-        print(f"book-search: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 1
+        return _fail(_describe(exc))
+    except USE_ERRORS as exc:  # e.g. "query vector has 16 dims, collection has 32"
+        return _fail(f"search failed: {type(exc).__name__}: {_describe(exc)}")
     except ValueError as exc:
         print(f"book-search: error: {exc}", file=sys.stderr)
         return 2

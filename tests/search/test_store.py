@@ -2,12 +2,15 @@
 crash-safe and indexed, and searches agree — the same test body on both backends."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from book_assets.milvus.schema import entity_id, truncate_utf8
+from book_assets.milvus.schema import check_rows, entity_id, truncate_utf8
 from book_assets.milvus.store import CoverStore
-from tests.search.conftest import DIM, make_rows
+from tests.search.conftest import DIM, ROWS_SCHEMA, make_rows
 
 
 def _snapshot(store: CoverStore, year: int) -> dict[int, np.ndarray]:
@@ -83,6 +86,67 @@ def test_crash_between_drop_and_insert_is_repaired(stores, monkeypatch):
     assert (store.count_year(2019), store.count_year(2018)) == (20, 10)
     after = _snapshot(store, 2018)
     assert after.keys() == other.keys()
+
+
+def _spoilt(rows: pa.Table, index: int, **changes) -> pa.Table:
+    records = rows.to_pylist()
+    records[index].update(changes)
+    return pa.Table.from_pylist(records, schema=ROWS_SCHEMA)
+
+
+def test_refused_reload_leaves_the_year_as_it_was(stores):
+    """A bad row late in the table (after whole batches would have gone in) refuses the reload
+    before anything is dropped: the year keeps its old entities and stays searchable."""
+    store = stores(stores.name("c5"))
+    good = make_rows(2019, 30, seed=1)
+    store.reload_year(2019, good)
+    before = _snapshot(store, 2019)
+    vec = np.asarray(good.column("embedding")[0].as_py())
+    bad_tables = {
+        "shape (16,), expected (32,)": _spoilt(good, 25, embedding=good.column("embedding")[25].as_py()[:16]),
+        "shape (), expected (32,)": _spoilt(good, 25, embedding=None),
+        "year 2020, expected 2019": _spoilt(good, 25, year=2020),
+        "year None, expected 2019": _spoilt(good, 25, year=None),
+        "cover_id -1 out of range": _spoilt(good, 25, cover_id=-1),
+        "lacks columns": good.drop_columns(["cover_url"]),
+    }
+    for message, bad in bad_tables.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            store.reload_year(2019, bad, batch_size=10)
+        assert store.count_year(2019) == 30, message
+        assert _snapshot(store, 2019).keys() == before.keys(), message
+        assert store.search(vec, years=[2019], top_k=1)[0]["id"] == entity_id(2019, 1000)
+
+    fresh = stores(stores.name("c6"))  # a refused first table creates no collection either
+    with pytest.raises(ValueError, match=re.escape("expected (32,)")):
+        fresh.reload_year(2019, _spoilt(good, 25, embedding=[0.5] * 8))
+    assert not fresh.has_collection() and fresh.years() == []
+
+
+def test_check_rows_agrees_with_the_loader():
+    rows = make_rows(2019, 4)
+    # a duplicate cover keeps its first row (so its vector is never stored) and a row without a
+    # cover id is skipped: neither is refused, as the loader does not refuse them
+    duplicate = _spoilt(rows, 3, cover_id=rows.column("cover_id")[0].as_py(), embedding=[1.0])
+    check_rows(2019, duplicate, DIM)
+    check_rows(2019, _spoilt(rows, 2, cover_id=None, embedding=None), DIM)
+    check_rows(2019, ROWS_SCHEMA.empty_table(), DIM)
+    with pytest.raises(ValueError, match="list of numbers"):
+        check_rows(2019, rows.set_column(7, "embedding", pa.array(["x"] * 4)), DIM)
+
+
+def test_empty_first_year_loads_as_nothing(stores):
+    """The first year loaded into a new collection may have no covers: 0 rows, no error; the
+    next year with rows creates the collection, and the empty year then gets its partition."""
+    store = stores(stores.name("c7"))
+    assert store.reload_year(2024, ROWS_SCHEMA.empty_table()) == 0
+    assert store.count_year(2024) == 0 and store.count_total() == 0 and store.years() == []
+    with pytest.raises(ValueError, match="no row has an embedding"):
+        store.reload_year(2024, _spoilt(make_rows(2024, 1), 0, embedding=[]))
+    assert store.reload_year(2023, make_rows(2023, 5)) == 5
+    assert store.reload_year(2024, ROWS_SCHEMA.empty_table()) == 0
+    assert store.years() == [2023, 2024]
+    assert (store.count_year(2023), store.count_year(2024)) == (5, 0)
 
 
 def test_reopen_existing_collection_and_dim_mismatch(stores):
