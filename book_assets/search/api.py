@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from book_assets.milvus.store import CoverStore
+from book_assets.milvus.store import CoverStore, is_lite_uri
 from book_assets.search import validation
 from book_assets.settings import Settings
 
@@ -51,6 +52,17 @@ class SearchResult:
         )
 
 
+class UnknownEdition(LookupError):
+    """``more_like_this`` was given an edition key that is not in the collection."""
+
+
+class MissingCollection(LookupError):
+    """The configured collection does not exist (yet): no year has been loaded into it."""
+
+    def __init__(self, collection: str, uri: str) -> None:
+        super().__init__(f"no collection {collection!r} at {uri} (run the pipeline first)")
+
+
 _ENCODERS: dict[str, Encoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
@@ -80,16 +92,28 @@ class SearchService:
         self.encode = encode
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> "SearchService":
+    def from_settings(cls, settings: Settings | None = None, require_collection: bool = False) -> "SearchService":
+        """The service on the configured Milvus and CLIP model.
+
+        ``require_collection``: raise :class:`MissingCollection` (before loading the model) when
+        the collection does not exist; a Lite file that does not exist is not opened, since
+        opening it would create an empty one.
+        """
         settings = settings or Settings.from_env()
+        uri, name = settings.milvus_uri, settings.milvus_collection
+        if require_collection and is_lite_uri(uri) and not Path(uri).expanduser().exists():
+            raise MissingCollection(name, uri)
         # The search front end does not need read-your-writes: Bounded skips a server's wait for
         # its time tick (Strong costs up to ~200 ms a query on Milvus 2.3); Lite is always current.
         # Counts and edition lookups stay Strong inside CoverStore.
-        store = CoverStore(
-            settings.milvus_uri, collection=settings.milvus_collection, token=settings.milvus_token,
-            search_consistency="Bounded",
-        )
-        return cls(store, clip_text_encoder(settings.clip_model))
+        store = CoverStore(uri, collection=name, token=settings.milvus_token, search_consistency="Bounded")
+        try:
+            if require_collection and not store.has_collection():
+                raise MissingCollection(name, uri)
+            return cls(store, clip_text_encoder(settings.clip_model))
+        except BaseException:
+            store.close()
+            raise
 
     def embed_query(self, text: str) -> np.ndarray:
         vectors = np.asarray(self.encode([text]), dtype=np.float32)
@@ -123,14 +147,14 @@ class SearchService:
     ) -> list[SearchResult]:
         """Nearest neighbours of ``edition_key``'s stored cover vector, excluding that edition.
 
-        Raises ``LookupError`` if the edition is not in the collection.
+        Raises :class:`UnknownEdition` (a ``LookupError``) if the edition is not in the collection.
         """
         key = validation.check_edition_key(edition_key)
         year_list = validation.normalize_years(years)
         top_k = validation.check_top_k(top_k)
         entity = self.store.get_entity(key)
         if entity is None:
-            raise LookupError(f"edition {key} is not in the search index")
+            raise UnknownEdition(f"edition {key} is not in the search index")
         hits = self.store.search(
             entity["vector"], years=year_list, top_k=top_k + 1, exclude_ids=[entity["id"]]
         )

@@ -4,7 +4,10 @@
   rendered client-side with ``textContent`` only, and a strict Content-Security-Policy forbids
   inline scripts, so data can never run as code.
 * ``GET /api/search?q=…&years=2018-2020&top_k=10`` and ``GET /api/like?edition_key=…&years=…&top_k=…``
-  — JSON ``{"results": [...]}``; bad parameters give 400 ``{"error": "..."}``, an unknown edition 404.
+  — JSON ``{"results": [...]}``; bad parameters give 400 ``{"error": "..."}``, an unknown edition 404,
+  and a failing search backend (Milvus down, a vector width that does not match the collection, any
+  other error from the service) 503 ``{"error": "search backend unavailable"}``: the details are
+  logged here, never sent to the browser.
 
 ``serve()`` binds 127.0.0.1:8008 by default and builds the service (CLIP loaded once per process)
 from the environment unless one is given. ``BackgroundServer`` runs the app in a thread (tests).
@@ -25,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from book_assets.search import validation
-from book_assets.search.api import SearchResult, SearchService
+from book_assets.search.api import SearchResult, SearchService, UnknownEdition
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,18 @@ MAX_PARAM_LENGTH = 2_000
 
 def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _backend_unavailable(what: str) -> JSONResponse:
+    """503 for an error raised by the search service; call from an ``except`` block (logs the traceback)."""
+    log.exception("%s failed", what)
+    return _error("search backend unavailable", status=503)
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Last resort for anything else: JSON and the security headers instead of Starlette's plain 500."""
+    log.error("unhandled error on %s", request.url.path, exc_info=exc)
+    return _error("internal server error", status=500)
 
 
 def _results(results: list[SearchResult], **extra) -> JSONResponse:
@@ -80,7 +95,10 @@ def create_app(service_provider: Callable[[], SearchService]) -> Starlette:
             query = validation.check_query(request.query_params.get("q", ""))
         except ValueError as exc:
             return _error(str(exc))
-        results = service_provider().search(query, years=years, top_k=top_k)
+        try:
+            results = service_provider().search(query, years=years, top_k=top_k)
+        except Exception:
+            return _backend_unavailable("search")
         return _results(results, query=query, years=list(years) if years else None, top_k=top_k)
 
     def api_like(request: Request) -> Response:
@@ -91,8 +109,10 @@ def create_app(service_provider: Callable[[], SearchService]) -> Starlette:
             return _error(str(exc))
         try:
             results = service_provider().more_like_this(key, years=years, top_k=top_k)
-        except LookupError as exc:
+        except UnknownEdition as exc:  # any other error (KeyError, MissingCollection...) is not a 404
             return _error(str(exc.args[0] if exc.args else exc), status=404)
+        except Exception:
+            return _backend_unavailable("more like this")
         return _results(results, edition_key=key, years=list(years) if years else None, top_k=top_k)
 
     def health(request: Request) -> Response:
@@ -105,7 +125,7 @@ def create_app(service_provider: Callable[[], SearchService]) -> Starlette:
         Route("/api/like", api_like),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={Exception: _internal_error})
 
 
 def _lazy_service(service: SearchService | None) -> Callable[[], SearchService]:

@@ -4,19 +4,40 @@
 
 (function () {
   const EDITION_KEY = /^\/books\/OL\d+M$/;
+  const MAX_TOP_K = 100; // the API accepts top_k 1-100 (book_assets/search/validation.py)
   const $ = (id) => document.getElementById(id);
   const form = $("search-form");
   const statusEl = $("status");
   const grid = $("results");
   const template = $("card-template");
+  const topK = $("top-k");
+  let latestRun = 0; // responses of superseded runs (e.g. after Back) are dropped
 
+  // An absolute http(s) URL, or "" (no image). No base URL on purpose: a blank or relative
+  // cover_url would otherwise resolve against this page and request it as an image.
   function safeImageUrl(url) {
+    if (typeof url !== "string" || !url.trim()) return "";
     try {
-      const parsed = new URL(String(url), window.location.href);
+      const parsed = new URL(url.trim());
       return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : "";
     } catch (e) {
       return "";
     }
+  }
+
+  // Select top_k from a URL: a valid value missing from the dropdown (e.g. 5) is added to it;
+  // an absent or invalid one selects the page's default.
+  function setTopK(value) {
+    const text = String(value || "").trim();
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < 1 || n > MAX_TOP_K) {
+      topK.value = [...topK.options].find((o) => o.defaultSelected).value;
+      return;
+    }
+    if (![...topK.options].some((o) => Number(o.value) === n)) {
+      topK.add(new Option(String(n)), [...topK.options].find((o) => Number(o.value) > n) || null);
+    }
+    topK.value = String(n);
   }
 
   function yearsParam() {
@@ -37,8 +58,15 @@
     const node = template.content.firstElementChild.cloneNode(true);
     const img = node.querySelector(".cover");
     const src = safeImageUrl(result.cover_url);
-    if (src) img.src = src;
-    img.alt = "Cover of " + String(result.title || "");
+    if (src) {
+      img.src = src;
+      img.alt = "Cover of " + String(result.title || "");
+    } else {
+      const placeholder = document.createElement("div");
+      placeholder.className = "cover no-cover";
+      placeholder.textContent = "No cover";
+      img.replaceWith(placeholder);
+    }
     node.querySelector(".title").textContent = String(result.title || "");
     node.querySelector(".authors").textContent = (result.authors || []).join(", ");
     node.querySelector(".year").textContent = String(result.year || "");
@@ -70,25 +98,34 @@
     }
     const years = yearsParam();
     if (years) params.set("years", years);
-    params.set("top_k", $("top-k").value);
+    params.set("top_k", topK.value);
     if (push) {
       const page = new URLSearchParams(params);
       page.delete("edition_key");
       if (state.like) page.set("like", state.like);
       history.pushState(state, "", "?" + page.toString());
     }
+    const runId = ++latestRun;
     setStatus("Searching…");
-    let body;
+    let body = null;
+    let failure = "";
     try {
       const response = await fetch(endpoint + "?" + params.toString(), { headers: { Accept: "application/json" } });
-      body = await response.json();
-      if (!response.ok) {
-        grid.replaceChildren();
-        setStatus(body.error || "Search failed (" + response.status + ")", true);
-        return;
+      // a proxy or a crashed server may answer with HTML or plain text: only parse JSON
+      if ((response.headers.get("Content-Type") || "").startsWith("application/json")) {
+        body = await response.json();
+      }
+      if (!response.ok || !body || !Array.isArray(body.results)) {
+        failure = (body && typeof body.error === "string" && body.error) ||
+          "Search failed: the server answered " + response.status + " " + response.statusText;
       }
     } catch (err) {
-      setStatus("Search failed: " + err, true);
+      failure = "Search failed: " + err;
+    }
+    if (runId !== latestRun) return;
+    if (failure) {
+      grid.replaceChildren();
+      setStatus(failure, true);
       return;
     }
     grid.replaceChildren(...body.results.map(card));
@@ -96,17 +133,23 @@
     setStatus(body.results.length ? body.results.length + " " + what : "No " + what);
   }
 
+  // Put the form in the state the URL describes (on load and on Back/Forward): every field is
+  // reset, since run() reads years and top_k from the form, then search, or clear the results.
   function fromLocation() {
     const params = new URLSearchParams(window.location.search);
-    const years = (params.get("years") || "").split("-");
-    if (years[0]) $("year-from").value = years[0];
-    if (years[1] || years[0]) $("year-to").value = years[1] || years[0];
-    if (params.get("top_k")) $("top-k").value = params.get("top_k");
+    const [from = "", to = from] = (params.get("years") || "").split("-");
+    $("year-from").value = from;
+    $("year-to").value = to;
+    $("q").value = params.get("q") || "";
+    setTopK(params.get("top_k"));
     if (params.get("like")) {
       run({ like: params.get("like") }, false);
     } else if (params.get("q")) {
-      $("q").value = params.get("q");
       run({ q: params.get("q") }, false);
+    } else {
+      latestRun++;
+      grid.replaceChildren();
+      setStatus("");
     }
   }
 

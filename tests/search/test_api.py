@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from book_assets.search import validation
-from book_assets.search.api import SearchResult
+from book_assets.search.api import SearchResult, UnknownEdition
 
 
 def test_validation_messages():
@@ -60,7 +60,7 @@ def test_more_like_this_excludes_itself(loaded_any):
     assert scores == sorted(scores, reverse=True)
     in2019 = service.more_like_this(key, years=(2019, 2019), top_k=100)
     assert len(in2019) == 20 and {r.year for r in in2019} == {2019}
-    with pytest.raises(LookupError):
+    with pytest.raises(UnknownEdition):
         service.more_like_this("/books/OL424242M")
     with pytest.raises(ValueError):
         service.more_like_this("OL1M")
