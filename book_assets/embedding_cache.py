@@ -4,15 +4,24 @@ Stored as Parquet part files under ``<warehouse>/embedding_cache/model=<slug>/``
 chunk of covers adds one part, so a job killed halfway keeps every chunk it finished. Reads
 de-duplicate by cover id (a retried chunk may have written twice).
 
-A part is written under a temporary name starting with ``_`` and moved to ``part-<uuid>.parquet``
-once complete; reads open only the finished ``*.parquet`` parts (never names starting with ``_`` or
-``.``), so a writer killed mid-write leaves a leftover that no later run trips over.
+A part is written under a temporary name starting with ``_``, synced (local filesystems), and
+moved to ``part-<uuid>.parquet`` once complete; reads open only the finished ``*.parquet`` parts
+(never names starting with ``_`` or ``.``), so a writer killed mid-write leaves a leftover that no
+later run trips over. Parts are read one at a time: one that cannot be read (a file emptied by a
+crash, a bad copy) is skipped with a warning, so its covers are simply embedded again.
+
+Each row records the URL its image came from: given the covers' current URLs, :func:`load` skips
+embeddings of another URL (a new cover URL template: another size or mirror), so those covers are
+fetched and embedded again. Rows written before URLs were recorded (``url`` null) match any URL,
+as the cover cache's entries without a URL do.
 """
 from __future__ import annotations
 
+import logging
+import os
 import re
 import uuid
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -23,7 +32,12 @@ import pyarrow.parquet as pq
 from book_assets.storage import TMP_PREFIX, exists, filesystem_and_path
 from book_assets.warehouse import EMBEDDING_CACHE, join_uri
 
-SCHEMA = pa.schema([("cover_id", pa.int64()), ("embedding", pa.list_(pa.float32())), ("model_id", pa.string())])
+log = logging.getLogger(__name__)
+
+SCHEMA = pa.schema([("cover_id", pa.int64()), ("embedding", pa.list_(pa.float32())), ("model_id", pa.string()),
+                    ("url", pa.string()), ("min_bytes", pa.int64())])
+"""``min_bytes``: the cover size threshold the image passed when it was embedded (null in rows from
+before it was recorded): a run with a higher threshold re-judges only rows below it."""
 
 
 def model_slug(model_id: str) -> str:
@@ -48,28 +62,52 @@ def part_files(uri: str) -> list[str]:
     return sorted(i.path for i in infos if i.type == pafs.FileType.File and is_part_name(i.base_name))
 
 
-def load(uri: str, cover_ids: Iterable[int] | None = None) -> dict[int, np.ndarray]:
-    """Cached embeddings (optionally only for ``cover_ids``), one per cover id."""
+def load(uri: str, cover_ids: Iterable[int] | None = None, *, urls: Mapping[int, str] | None = None,
+         unreadable: list[str] | None = None, judged_at: dict[int, int | None] | None = None) -> dict[int, np.ndarray]:
+    """Cached embeddings (optionally only for ``cover_ids``, or the ids of ``urls``), one per cover id.
+
+    With ``urls`` (cover id -> the URL its image is fetched from now), an embedding recorded for
+    another URL is left out; one recorded for this URL wins over one without a URL. A part that
+    cannot be read is skipped, logged, and its path added to ``unreadable`` when given.
+    ``judged_at``, when given, is filled with each returned id's recorded ``min_bytes``.
+    """
+    if cover_ids is None and urls is not None:
+        cover_ids = urls
     if not exists(uri):
         return {}
     fs, _ = filesystem_and_path(uri)
-    files = part_files(uri)
-    if not files:
-        return {}
-    dataset = ds.dataset(files, filesystem=fs, format="parquet", schema=SCHEMA)
     wanted = None if cover_ids is None else pa.array(sorted(set(int(c) for c in cover_ids)), pa.int64())
-    table = dataset.to_table(filter=None if wanted is None else ds.field("cover_id").isin(wanted))
     out: dict[int, np.ndarray] = {}
-    ids = table.column("cover_id").to_pylist()
-    embeddings = table.column("embedding").to_pylist()
-    for cid, emb in zip(ids, embeddings):
-        if emb is not None:
-            out[int(cid)] = np.asarray(emb, dtype=np.float32)
+    exact: set[int] = set()  # ids whose embedding was recorded for the wanted URL
+    for part in part_files(uri):
+        try:
+            table = ds.dataset(part, filesystem=fs, format="parquet", schema=SCHEMA).to_table(
+                filter=None if wanted is None else ds.field("cover_id").isin(wanted))
+        except Exception as exc:  # noqa: BLE001 - any unreadable part only costs re-embedding its covers
+            log.warning("embedding cache: skipping unreadable part %s (%s: %s); its covers will be embedded again",
+                        part, type(exc).__name__, exc)
+            if unreadable is not None:
+                unreadable.append(part)
+            continue
+        for cid, emb, url, threshold in zip(
+                table.column("cover_id").to_pylist(), table.column("embedding").to_pylist(),
+                table.column("url").to_pylist(), table.column("min_bytes").to_pylist()):
+            cid = int(cid)
+            want = None if urls is None else urls.get(cid)
+            if emb is None or cid in exact or (want is not None and url is not None and url != want):
+                continue
+            out[cid] = np.asarray(emb, dtype=np.float32)
+            if judged_at is not None:
+                judged_at[cid] = threshold
+            if want is not None and url == want:
+                exact.add(cid)
     return out
 
 
-def append(uri: str, model_id: str, embeddings: dict[int, np.ndarray]) -> str | None:
-    """Write one new part with ``embeddings``; returns its path (None when nothing to write)."""
+def append(uri: str, model_id: str, embeddings: dict[int, np.ndarray],
+           urls: Mapping[int, str] | None = None, min_bytes: int | None = None) -> str | None:
+    """Write one new part with ``embeddings`` (and the URL of each image, from ``urls``, and the
+    size threshold their images passed); returns its path (None when nothing to write)."""
     if not embeddings:
         return None
     fs, path = filesystem_and_path(uri)
@@ -80,12 +118,20 @@ def append(uri: str, model_id: str, embeddings: dict[int, np.ndarray]) -> str | 
             "cover_id": pa.array(ids, pa.int64()),
             "embedding": pa.array([embeddings[i].astype(np.float32).tolist() for i in ids], pa.list_(pa.float32())),
             "model_id": pa.array([model_id] * len(ids), pa.string()),
+            "url": pa.array([(urls or {}).get(i) for i in ids], pa.string()),
+            "min_bytes": pa.array([min_bytes] * len(ids), pa.int64()),
         },
         schema=SCHEMA,
     )
     name = f"part-{uuid.uuid4().hex}.parquet"
     part = f"{path}/{name}"
     tmp = f"{path}/{TMP_PREFIX}{name}"  # invisible to readers until moved into place
-    pq.write_table(table, tmp, filesystem=fs)
+    if isinstance(fs, pafs.LocalFileSystem):
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f)
+            f.flush()
+            os.fsync(f.fileno())  # durable before the name points at it
+    else:
+        pq.write_table(table, tmp, filesystem=fs)  # one PUT on object stores
     fs.move(tmp, part)
     return part

@@ -3,7 +3,7 @@
 Layout under ``root`` (a plain path, ``file://…`` or ``s3://bucket/prefix`` on EMR)::
 
     blobs/<sha[:2]>/<sha256>             image bytes, stored once per distinct content
-    ids/<cover_id % 1000:03d>/<id>.json  the index: {"cover_id", "status", "sha256", "reason", ...}
+    ids/<cover_id % 1000:03d>/<id>.json  the index: {"cover_id", "status", "sha256", "reason", "size", "url", ...}
 
 An id's entry is either ``ok`` (pointing at a blob) or ``failed`` with a *permanent* reason (404,
 placeholder GIF, not an image, truncated, too small, decompression bomb) so that a rebuild never
@@ -15,8 +15,16 @@ Some verdicts depend on a setting rather than on the bytes alone (``too_small`` 
 ``sha256`` and ``size`` in the entry), and an ``ok`` entry records its ``size``, so the downloader
 re-judges them under the current settings without a new request.
 
-Every file is written whole: tmp file + ``os.replace`` on a local filesystem, a single PUT on
-object stores. Names of tmp files are unique per writer, and blobs are immutable and named by
+An entry records the URL it was fetched from: :meth:`CoverCache.lookup` with another URL (a new
+cover URL template: another size or mirror) is a miss, so the cover is fetched again. Entries
+written before URLs were recorded (no ``url``) match any URL: the template was the default then,
+and treating them as misses would fetch a whole existing cache again.
+
+A blob whose size on disk differs from the size its entry records (a file left empty by a crash,
+a partial copy) is a miss too, and storing those bytes again overwrites it.
+
+Every file is written whole: tmp file, ``fsync``, then ``os.replace`` on a local filesystem, a
+single PUT on object stores. Names of tmp files are unique per writer, and blobs are immutable and named by
 their content, so several threads or processes can share one cache without locks.
 """
 from __future__ import annotations
@@ -50,6 +58,7 @@ class CacheEntry:
     reason: str | None
     detail: str
     size: int
+    url: str = ""  # where the bytes came from; "" in entries written before URLs were recorded
 
 
 def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
@@ -97,6 +106,8 @@ class CoverCache:
             try:
                 with open(tmp, "wb") as f:
                     f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())  # durable before the name points at it
                 os.replace(tmp, path)
             finally:
                 if os.path.exists(tmp):
@@ -124,9 +135,27 @@ class CoverCache:
             return os.path.exists(path)
         return self._fs.get_file_info(path).type != pafs.FileType.NotFound
 
+    def _size(self, path: str) -> int | None:
+        """Size of the file at ``path``, None if there is none."""
+        if self._local:
+            try:
+                return os.stat(path).st_size
+            except FileNotFoundError:
+                return None
+        info = self._fs.get_file_info(path)
+        return None if info.type == pafs.FileType.NotFound else info.size
+
+    def _store_blob(self, sha: str, data: bytes) -> None:
+        """Write the blob unless an intact one (of the right size) is already there."""
+        path = self._blob_fs_path(sha)
+        if self._size(path) != len(data):
+            self._write(path, bytes(data))
+
     # -- public API ----------------------------------------------------------------------------
-    def lookup(self, cover_id: int) -> CacheEntry | None:
-        """The cached entry for ``cover_id``, or None (never seen, unreadable, or blob missing)."""
+    def lookup(self, cover_id: int, url: str | None = None, *, check_blob: bool = True) -> CacheEntry | None:
+        """The cached entry for ``cover_id``, or None: never seen, unreadable, recorded for another
+        ``url`` (when one is given), or - unless ``check_blob`` is False - its blob missing or not
+        of the recorded size."""
         raw = self._read(self._index_fs_path(int(cover_id)))
         if raw is None:
             return None
@@ -139,28 +168,30 @@ class CoverCache:
                 reason=doc.get("reason"),
                 detail=doc.get("detail", ""),
                 size=int(doc.get("size", 0)),
+                url=doc.get("url") or "",
             )
         except (ValueError, KeyError, TypeError):
             return None  # a damaged index file is a miss: the cover gets fetched again
-        if entry.status == OK and not entry.sha256:
+        if entry.status not in (OK, FAILED) or (entry.status == OK and not entry.sha256):
             return None
-        if entry.sha256 and not self._exists(self._blob_fs_path(entry.sha256)):
-            return None  # blob gone (an image, or the kept bytes of a failure): download again
-        if entry.status not in (OK, FAILED):
-            return None
+        if url is not None and entry.url and entry.url != url:
+            return None  # fetched from another URL (another size or mirror): fetch this one
+        if check_blob and entry.sha256:
+            size = self._size(self._blob_fs_path(entry.sha256))
+            if size is None or (entry.size and size != entry.size):
+                return None  # blob gone or damaged (an image, or the kept bytes of a failure): download again
         return entry
 
-    def store_image(self, cover_id: int, data: bytes, content_type: str) -> CacheEntry:
-        """Store the bytes once under their SHA-256 and point ``cover_id`` at them."""
+    def store_image(self, cover_id: int, data: bytes, content_type: str, url: str = "") -> CacheEntry:
+        """Store the bytes once under their SHA-256 and point ``cover_id`` (fetched from ``url``) at them."""
         sha = hashlib.sha256(data).hexdigest()
-        blob = self._blob_fs_path(sha)
-        if not self._exists(blob):
-            self._write(blob, bytes(data))
-        entry = CacheEntry(int(cover_id), OK, sha, None, "", len(data))
+        self._store_blob(sha, data)
+        entry = CacheEntry(int(cover_id), OK, sha, None, "", len(data), url or "")
         self._write_index(entry, content_type=content_type or "")
         return entry
 
-    def store_failure(self, cover_id: int, reason: str, detail: str, data: bytes | None = None) -> CacheEntry:
+    def store_failure(self, cover_id: int, reason: str, detail: str, data: bytes | None = None,
+                      url: str = "") -> CacheEntry:
         """Remember a permanent failure so the cover is never requested again.
 
         ``data`` (the bytes judged) is kept as a blob, so a threshold-dependent verdict
@@ -172,9 +203,9 @@ class CoverCache:
         sha = None
         if data is not None:
             sha = hashlib.sha256(data).hexdigest()
-            if not self._exists(self._blob_fs_path(sha)):
-                self._write(self._blob_fs_path(sha), bytes(data))
-        entry = CacheEntry(int(cover_id), FAILED, sha, reason, detail or "", len(data) if data is not None else 0)
+            self._store_blob(sha, data)
+        entry = CacheEntry(int(cover_id), FAILED, sha, reason, detail or "", len(data) if data is not None else 0,
+                           url or "")
         self._write_index(entry)
         return entry
 

@@ -9,14 +9,23 @@ covers service rate-limits anonymous clients to ~400/min and answers 429 beyond 
    than ``min_bytes`` and a cached ``too_small`` failure are judged again from their kept bytes
    (:meth:`CoverDownloader._from_cache`); a ``too_small`` entry without kept bytes is fetched again;
 2. each HTTP attempt (urllib3, no automatic retries or redirects) takes a limiter slot per request,
-   has connect/read timeouts and a total per-attempt deadline enforced by a watchdog that shuts the
-   response down, so a server that trickles bytes cannot hang a worker; the body is streamed and
-   abandoned past ``max_bytes``;
-3. redirects are followed by hand, at most 5, only to allowed hosts, with loop detection;
+   has connect/read timeouts and a total per-request deadline (``timeout_s`` from the moment the
+   request got its rate slot: the wait for a slot never counts). The deadline covers the whole
+   exchange - connect, TLS, status line and headers, body: the connection registers its socket
+   with the attempt as soon as it exists (:class:`_WatchedConnection`), and a watchdog shuts that
+   socket down at the deadline (plus ``WATCHDOG_GRACE_S``, so that a silent server still ends on
+   the read timeout that names it), so a server that trickles bytes, headers included, cannot
+   hang a worker; the body is streamed and abandoned past ``max_bytes``;
+3. redirects are followed by hand, at most 5, only to allowed hosts, with loop detection; each hop
+   is a request of its own (rate slot, then deadline), so an attempt ends within 6 deadlines;
 4. 5xx, timeouts and connection errors are retried with exponential backoff (tenacity); a 429
    pauses *every* worker for its ``Retry-After`` (seconds or HTTP date, capped) before retrying;
-5. the body is judged by :func:`inspect_image`; good images and permanent failures (404 and the
-   image reasons) are cached, transient failures are not, so the next run retries them;
+5. a 200 answer that is no image at all - an empty body, or a ``text/*`` or ``application/json``
+   Content-Type (the service's own error page) - is a transient ``not_an_image``: retried, and
+   never cached. Any other body is judged by :func:`inspect_image`; good images and permanent
+   failures (404 and the image reasons) are cached, transient failures are not, so the next run
+   retries them. Cache entries record the URL they came from: a cover asked for under another
+   URL (a new ``BOOK_ASSETS_COVER_URL_TEMPLATE``) is fetched again;
    ``too_small`` bytes are cached with the failure, to be judged again if the threshold changes.
 
 No per-cover problem raises: each distinct cover id yields one :class:`DownloadOutcome`.
@@ -27,6 +36,7 @@ import concurrent.futures as cf
 import email.utils
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -67,6 +77,9 @@ MAX_REDIRECTS = 5
 MAX_BACKOFF_S = 30.0
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+#: The watchdog stops an exchange this long after its deadline: a server that says nothing ends on
+#: its read timeout first (named as such in the outcome), one that keeps trickling on the watchdog.
+WATCHDOG_GRACE_S = 0.5
 #: The rate ceiling is what the *server* sees; leave room for the jitter between release and arrival.
 RATE_WINDOW_MARGIN_S = 0.05
 
@@ -100,14 +113,92 @@ class DownloadOutcome:
 
 
 class _AttemptFailed(Exception):
-    def __init__(self, reason: str, detail: str):
+    """One failed attempt; ``transient`` ones are retried and never cached (default: by reason)."""
+
+    def __init__(self, reason: str, detail: str, transient: bool | None = None):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.transient = reason in TRANSIENT_REASONS if transient is None else transient
 
-    @property
-    def transient(self) -> bool:
-        return self.reason in TRANSIENT_REASONS
+
+def _error_page(body: bytes, content_type: str) -> str | None:
+    """Why a 200 answer is a one-off error rather than the cover's bytes (None if it may be a cover)."""
+    if not body:
+        return "empty body"
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind.startswith("text/") or kind == "application/json":
+        return f"{kind} answer ({len(body)} bytes) instead of an image"
+    return None
+
+
+class _Exchange:
+    """The socket of one HTTP request, for the watchdog to shut down when the request runs late.
+
+    The socket is registered by :class:`_WatchedConnection` the moment it is connected (before any
+    TLS handshake or header byte), or when a pooled connection is reused; one registered after
+    :meth:`expire` is shut down at once.
+    """
+
+    _current = threading.local()  # the exchange the calling thread is opening, if any
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._expired = False
+
+    @classmethod
+    def register(cls, sock: socket.socket | None) -> None:
+        exchange = getattr(cls._current, "exchange", None)
+        if exchange is None or sock is None:
+            return
+        with exchange._lock:
+            exchange._sock = sock
+            if exchange._expired:
+                _shutdown(sock)
+
+    def expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    """Wake any thread blocked on ``sock`` (plain ``socket.shutdown``, also under an SSL socket)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _Watched:
+    """Connection mixin: register the socket with the current :class:`_Exchange`."""
+
+    def _new_conn(self):  # the raw TCP socket, before TLS wraps it
+        sock = super()._new_conn()
+        _Exchange.register(sock)
+        return sock
+
+    def request(self, *args, **kwargs):  # a reused connection never calls _new_conn
+        _Exchange.register(self.sock)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WatchedPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -194,6 +285,7 @@ class CoverDownloader:
             retries=False,
             headers={"User-Agent": s.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
         )
+        self._http.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
         self._deadlines = DeadlineWatch("covers-deadlines")
         started = time.monotonic()
         done = 0
@@ -244,9 +336,9 @@ class CoverDownloader:
             self._count("failed")
         return index, outcome
 
-    def _lookup(self, cover_id: int) -> CacheEntry | None:
+    def _lookup(self, cover_id: int, url: str) -> CacheEntry | None:
         try:
-            return self.cache.lookup(cover_id)
+            return self.cache.lookup(cover_id, url)
         except Exception as exc:
             log.warning("cover %s: cache lookup failed (%s); downloading", cover_id, exc)
             return None
@@ -273,12 +365,13 @@ class CoverDownloader:
         verdict = inspect_image(data, min_bytes=s.min_bytes, min_side=s.min_side, max_pixels=s.max_pixels)
         if verdict.ok:
             if entry.status != OK:
-                self._remember(lambda: self.cache.store_image(cover_id, data, ""), cover_id)
+                self._remember(lambda: self.cache.store_image(cover_id, data, "", url=url), cover_id)
             return DownloadOutcome(cover_id, url, OK, entry.sha256, None, verdict.detail, True, 0)
         reason = verdict.reason or NOT_AN_IMAGE
         if entry.status == OK or entry.reason != reason:
             kept = data if reason in THRESHOLD_REASONS else None
-            self._remember(lambda: self.cache.store_failure(cover_id, reason, verdict.detail, kept), cover_id)
+            self._remember(lambda: self.cache.store_failure(cover_id, reason, verdict.detail, kept, url=url),
+                           cover_id)
         return DownloadOutcome(cover_id, url, "failed", None, reason, verdict.detail, True, 0)
 
     @staticmethod
@@ -290,7 +383,7 @@ class CoverDownloader:
             log.warning("cover %s: could not update the cache entry: %s", cover_id, exc)
 
     def _fetch(self, cover_id: int, url: str) -> DownloadOutcome:
-        entry = self._lookup(cover_id)
+        entry = self._lookup(cover_id, url)
         if entry is not None:
             outcome = self._from_cache(entry, cover_id, url)
             if outcome is not None:
@@ -314,13 +407,13 @@ class CoverDownloader:
             detail = failure.detail
             if failure.transient and attempts > 1:
                 detail = f"{detail} (after {attempts} attempts)"
-            return self._failed(cover_id, url, failure.reason, detail, attempts)
+            return self._failed(cover_id, url, failure.reason, detail, attempts, permanent=not failure.transient)
 
         verdict = inspect_image(data, min_bytes=s.min_bytes, min_side=s.min_side, max_pixels=s.max_pixels)
         if not verdict.ok:
             return self._failed(cover_id, url, verdict.reason or NOT_AN_IMAGE, verdict.detail, attempts, data)
         try:
-            entry = self.cache.store_image(cover_id, data, content_type)
+            entry = self.cache.store_image(cover_id, data, content_type, url=url)
         except Exception as exc:
             log.warning("cover %s: could not store image: %s", cover_id, exc)
             return DownloadOutcome(cover_id, url, "failed", None, CACHE_ERROR, f"{type(exc).__name__}: {exc}",
@@ -328,10 +421,11 @@ class CoverDownloader:
         return DownloadOutcome(cover_id, url, "ok", entry.sha256, None, verdict.detail, False, attempts)
 
     def _failed(self, cover_id: int, url: str, reason: str, detail: str, attempts: int,
-                data: bytes | None = None) -> DownloadOutcome:
-        if reason in PERMANENT_REASONS:
+                data: bytes | None = None, permanent: bool = True) -> DownloadOutcome:
+        if permanent and reason in PERMANENT_REASONS:
             try:
-                self.cache.store_failure(cover_id, reason, detail, data if reason in THRESHOLD_REASONS else None)
+                self.cache.store_failure(cover_id, reason, detail, data if reason in THRESHOLD_REASONS else None,
+                                         url=url)
             except Exception as exc:
                 log.warning("cover %s: could not cache failure %s: %s", cover_id, reason, exc)
         return DownloadOutcome(cover_id, url, "failed", None, reason, detail, False, attempts)
@@ -349,13 +443,12 @@ class CoverDownloader:
     # -- one HTTP attempt (following redirects) ------------------------------------------------
     def _attempt(self, url: str) -> tuple[bytes, str]:
         s = self.settings
-        deadline: float | None = None
         visited = {url}
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             self.limiter.acquire()
-            if deadline is None:  # covers the transfer (all hops), not the wait for a rate slot
-                deadline = time.monotonic() + s.timeout_s
+            # each request's own deadline, from its rate slot: waiting for a slot never counts
+            deadline = time.monotonic() + s.timeout_s
             self._count("requests")
             response, watchdog = self._open(current, deadline)
             complete = False
@@ -376,7 +469,11 @@ class CoverDownloader:
                 if status == 200:
                     body = self._read_body(response, watchdog, deadline, current)
                     complete = True
-                    return body, response.headers.get("Content-Type", "")
+                    content_type = response.headers.get("Content-Type", "")
+                    error_page = _error_page(body, content_type)
+                    if error_page:  # a one-off error answer, not the cover's bytes: retry later
+                        raise _AttemptFailed(NOT_AN_IMAGE, f"{error_page} from {current}", transient=True)
+                    return body, content_type
                 if status == 404:
                     raise _AttemptFailed(HTTP_404, f"HTTP 404 from {current}")
                 if status == 429:
@@ -401,23 +498,29 @@ class CoverDownloader:
         self.limiter.pause_until(time.monotonic() + delay)
 
     def _open(self, url: str, deadline: float):
+        """Send the request; the watchdog guards it from before the connection exists to the body's end."""
         s = self.settings
         remaining = max(0.05, deadline - time.monotonic())
         timeout = urllib3.Timeout(connect=min(s.timeout_s, remaining), read=min(s.timeout_s, remaining))
+        exchange = _Exchange()
+        watchdog = self._deadlines.schedule(deadline + WATCHDOG_GRACE_S, exchange.expire)
+        late = _AttemptFailed(TIMEOUT, f"no response within {s.timeout_s}s from {url} "
+                                       f"(connection, TLS or headers too slow)")
+        _Exchange._current.exchange = exchange
         try:
             response = self._http.request(
                 "GET", url, preload_content=False, redirect=False, retries=False, timeout=timeout
             )
         except Exception as exc:
-            raise self._translate(exc, url) from exc
-
-        def shut() -> None:
-            try:
-                response.shutdown()
-            except Exception:  # pragma: no cover - best effort
-                pass
-
-        return response, self._deadlines.schedule(deadline, shut)
+            watchdog.cancel()
+            raise (late if watchdog.fired.is_set() else self._translate(exc, url)) from exc
+        finally:
+            _Exchange._current.exchange = None
+        if watchdog.fired.is_set():  # cut off mid-headers, http.client may take the rest for a response
+            response.close()
+            response.release_conn()
+            raise late
+        return response, watchdog
 
     def _read_body(self, response, watchdog, deadline: float, url: str) -> bytes:
         s = self.settings

@@ -11,7 +11,9 @@ of the constants below when the bytes are not a usable cover:
 * ``TRUNCATED`` - the image header is fine but the pixel data does not fully decode.
 
 All of these are properties of the bytes themselves, so they are permanent: a downloader can cache
-the verdict and never fetch that cover again.
+the verdict and never fetch that cover again. What a server answered *instead of* the cover - an
+empty body, a ``text/*`` or JSON error page with status 200 - says nothing about the cover: the
+downloader treats such answers as transient before they get here (see ``covers.download``).
 """
 from __future__ import annotations
 

@@ -5,7 +5,10 @@ Usage::
     spark-submit book_assets/emr/embeddings_job.py --warehouse URI --cover-cache URI \
         --years 2019,2020 --model openai/clip-vit-base-patch32 [--rps 6] [...]
 
-Stages: (1) covers whose (cover id, model) embedding is already cached are not touched;
+Stages: (1) covers whose (cover id, model, URL) embedding is already cached are not fetched again;
+an embedding made under a lower ``--min-bytes`` than this run's has its cover cache entry read
+(the index keeps each cover's size: :func:`cached_too_small`), so raising the threshold turns
+small covers into failures whether or not they were embedded before;
 (2) the rest are fetched by one polite downloader in the driver — one rate ceiling for the
 whole job, cached content-addressed so a cover is fetched once, ever; (3) images are embedded in
 Spark (``mapInPandas``, model loaded once per Python worker), a chunk at a time, each finished
@@ -18,6 +21,7 @@ against the year's written ``cover_urls`` and the model's ``projection_dim``.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import functools
 import time
 from collections import Counter
@@ -26,6 +30,27 @@ from collections import Counter
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def cached_too_small(cover_cache, urls: dict[int, str], min_bytes: int,
+                     workers: int = 8) -> dict[int, tuple[str, str]]:
+    """``too_small`` failures, under the current ``min_bytes``, among covers (id -> URL) whose
+    embedding is cached: judged from the size their cover cache entry records (no request, no
+    blob read). A cover without an entry for that URL, or without a recorded size, is kept."""
+    from book_assets.covers.images import TOO_SMALL
+
+    def judge(item: tuple[int, str]):
+        cover_id, url = item
+        try:
+            entry = cover_cache.lookup(cover_id, url, check_blob=False)
+        except Exception:  # an unreadable entry: keep the embedding, as before
+            return None
+        if entry is not None and entry.sha256 and 0 < entry.size < min_bytes:
+            return cover_id, (TOO_SMALL, f"{entry.size} bytes < {min_bytes}")
+        return None
+
+    with cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="min-bytes") as pool:
+        return dict(r for r in pool.map(judge, urls.items()) if r is not None)
 
 
 def model_dim(model_id: str) -> int:
@@ -80,13 +105,27 @@ def main(argv: list[str] | None = None) -> None:
                     table.column("url").to_pylist())
             }
         all_ids = {cid: v for per in wanted.values() for cid, v in per.items()}
+        urls = {cid: url for cid, (_, url) in all_ids.items()}
         cache_uri = embedding_cache.cache_uri(args.warehouse, args.model)
-        cached = embedding_cache.load(cache_uri, all_ids)
-        todo = sorted(cid for cid in all_ids if cid not in cached)
-        reporter.info(f"{len(all_ids)} covers for years {args.years}: {len(cached)} embeddings reused, {len(todo)} to fetch/embed")
+        unreadable: list[str] = []
+        judged_at: dict[int, int | None] = {}
+        cached = embedding_cache.load(cache_uri, urls=urls, unreadable=unreadable, judged_at=judged_at)
+        if unreadable:
+            reporter.warning(f"embedding cache: {len(unreadable)} unreadable part(s) skipped, their covers are "
+                             f"embedded again: {unreadable[:5]}")
+        cover_cache = CoverCache(args.cover_cache)
+        # only embeddings made under a lower threshold (or an unrecorded one) are judged again:
+        # at a steady --min-bytes a rebuild reads no cover cache entry
+        failures: dict[int, tuple[str, str]] = cached_too_small(
+            cover_cache, {cid: urls[cid] for cid in cached if (judged_at.get(cid) or 0) < args.min_bytes},
+            args.min_bytes, workers=args.concurrency)
+        for cid in failures:
+            del cached[cid]
+        todo = sorted(cid for cid in all_ids if cid not in cached and cid not in failures)
+        reporter.info(f"{len(all_ids)} covers for years {args.years}: {len(cached)} embeddings reused, "
+                      f"{len(failures)} now under --min-bytes, {len(todo)} to fetch/embed")
 
         # 2. polite downloads, one ceiling for the whole job
-        cover_cache = CoverCache(args.cover_cache)
         settings = DownloadSettings(
             rps=args.rps, max_concurrency=args.concurrency, timeout_s=args.timeout, retries=args.retries,
             allowed_hosts=tuple(h for h in args.allowed_hosts.split(",") if h) or None, min_bytes=args.min_bytes,
@@ -100,8 +139,7 @@ def main(argv: list[str] | None = None) -> None:
                 last_log[0] = now
                 reporter.info(f"covers downloaded {done}/{total} ({rate:.1f} covers/s)")
 
-        outcomes = downloader.download_all([(cid, all_ids[cid][1]) for cid in todo], progress=progress)
-        failures: dict[int, tuple[str, str]] = {}
+        outcomes = downloader.download_all([(cid, urls[cid]) for cid in todo], progress=progress)
         ready = []
         for o in outcomes:
             if o.status == "ok":
@@ -129,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
                     failures[int(r["cover_id"])] = (r["failure_reason"], r["failure_detail"] or "")
                 else:
                     part[int(r["cover_id"])] = np.asarray(r["embedding"], dtype=np.float32)
-            embedding_cache.append(cache_uri, args.model, part)
+            embedding_cache.append(cache_uri, args.model, part, urls={cid: urls[cid] for cid in part},
+                                   min_bytes=args.min_bytes)
             fresh.update(part)
             done = len(fresh)
             reporter.info(f"embedded {done}/{len(ready)} covers ({done / max(time.monotonic() - started, 1e-9):.1f} covers/s)")
@@ -164,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
             "job": "cover_embeddings", "years": list(args.years), "model": args.model,
             "per_year": per_year, "download": download_stats,
             "reused_total": len(cached), "embedded_total": len(fresh),
+            "embedding_cache_unreadable_parts": len(unreadable),
             "download_failures_by_reason": dict(Counter(r for r, _ in failures.values())),
         })
         spark.stop()

@@ -54,7 +54,8 @@ MATRIX = {
     107: (Behaviour.slow(3.0, times=1), "ok", None, 2),
     108: (Behaviour.trickle(delay_s=0.05, chunk=64), "failed", dl.TIMEOUT, 3),
     109: (Behaviour.truncated(), "failed", images.TRUNCATED, 1),
-    110: (Behaviour.html(), "failed", images.NOT_AN_IMAGE, 1),
+    # a 200 that is an error page or empty says nothing about the cover: retried, never cached
+    110: (Behaviour.html(), "failed", images.NOT_AN_IMAGE, 3),
     111: (Behaviour.placeholder(), "failed", images.PLACEHOLDER, 1),
     112: (Behaviour.bomb(), "failed", images.DECOMPRESSION_BOMB, 1),
     113: (Behaviour.reset_mid_body(), "failed", dl.CONNECTION_ERROR, 3),
@@ -66,9 +67,13 @@ MATRIX = {
     118: (Behaviour.redirect_chain(hops=10), "failed", dl.REDIRECT_LOOP, 1),
     119: (Behaviour.redirect_chain(hops=3), "ok", None, 1),
     120: (Behaviour.redirect_to_cover(120, status=301), "failed", dl.REDIRECT_LOOP, 1),
+    121: (Behaviour.html(times=1), "ok", None, 2),
+    122: (Behaviour.empty(times=1), "ok", None, 2),
+    123: (Behaviour.empty(), "failed", images.NOT_AN_IMAGE, 3),
+    124: (Behaviour.not_an_image(), "failed", images.NOT_AN_IMAGE, 1),  # real non-image bytes: permanent
 }
-PERMANENT = {101, 109, 110, 111, 112}
-TRANSIENT = {105, 106, 108, 113}
+PERMANENT = {101, 109, 111, 112, 124}
+TRANSIENT = {105, 106, 108, 110, 113, 123}
 
 
 def _set_matrix(server):

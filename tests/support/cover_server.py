@@ -3,8 +3,9 @@
 ``CoverServer`` is a threaded HTTP/1.1 server on ``127.0.0.1`` (random port) that serves
 ``/b/id/<cover_id>-<S|M|L>.jpg`` from the real cover files in ``shared/data/covers``: cover id N is
 ``files[N % len(files)]`` over the sorted real JPEGs (the two 43-byte GIF placeholders excluded).
-Any cover id can be given a :class:`Behaviour` (404, 429, 500s, slow, trickle, truncated, HTML,
-placeholder GIF, decompression-bomb PNG, reset mid-body, redirects). The server counts requests
+Any cover id can be given a :class:`Behaviour` (404, 429, 500s, slow, trickle, trickled headers,
+truncated, HTML, empty body, non-image bytes, placeholder GIF, decompression-bomb PNG, reset
+mid-body, redirects). The server counts requests
 (total and per id) and records their arrival times and User-Agent headers.
 
     with CoverServer(covers_dir) as server:
@@ -108,13 +109,30 @@ class Behaviour:
         return cls("trickle", times=times, delay_s=delay_s, chunk=chunk)
 
     @classmethod
+    def trickle_headers(cls, delay_s: float = 0.3, for_s: float = 20.0) -> "Behaviour":
+        """Send the status line, then one header byte every ``delay_s`` seconds for ``for_s`` seconds
+        (each byte resets a client's read timeout), then the cover."""
+        return cls("trickle_headers", delay_s=delay_s, extra={"for_s": for_s})
+
+    @classmethod
     def truncated(cls, fraction: float = 0.6) -> "Behaviour":
         """A complete HTTP response whose body is the first ``fraction`` of the JPEG."""
         return cls("truncated", extra={"fraction": fraction})
 
     @classmethod
-    def html(cls) -> "Behaviour":
-        return cls("html")
+    def html(cls, times: int | None = None) -> "Behaviour":
+        """The service's HTML error page, with status 200."""
+        return cls("html", times=times)
+
+    @classmethod
+    def empty(cls, times: int | None = None) -> "Behaviour":
+        """Status 200, ``Content-Type: image/jpeg`` and an empty body."""
+        return cls("empty", times=times)
+
+    @classmethod
+    def not_an_image(cls) -> "Behaviour":
+        """Status 200, ``Content-Type: image/jpeg``, and bytes that are no image format at all."""
+        return cls("garbage")
 
     @classmethod
     def placeholder(cls) -> "Behaviour":
@@ -372,6 +390,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         break
                 self.close_connection = True
                 return
+            if b.kind == "trickle_headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+                self.wfile.flush()
+                until = time.monotonic() + b.extra["for_s"]
+                while time.monotonic() < until:
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    if server._sleep(b.delay_s):
+                        self.close_connection = True
+                        return
+                self.wfile.write(b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(data))
+                self.wfile.write(data)
+                return
+            if b.kind == "empty":
+                return self._send(200, b"")
+            if b.kind == "garbage":
+                return self._send(200, bytes(range(256)) * 20)
             if b.kind == "truncated":
                 return self._send(200, data[: int(len(data) * b.extra["fraction"])])
             if b.kind == "html":

@@ -1,0 +1,39 @@
+"""embeddings_job applies the current --min-bytes to covers whose embedding is already cached,
+from the sizes the cover cache index records: no request, no blob read."""
+from __future__ import annotations
+
+import os
+
+from book_assets.covers import images
+from book_assets.covers.cache import CoverCache
+from book_assets.emr.embeddings_job import cached_too_small
+
+URL = "http://covers.invalid/b/id/{}-M.jpg"
+
+
+def test_covers_under_the_current_threshold_become_too_small(tmp_path):
+    cache = CoverCache(str(tmp_path))
+    for cover_id, size in {1: 600, 2: 5000, 3: 1000}.items():
+        cache.store_image(cover_id, os.urandom(size), "image/jpeg", url=URL.format(cover_id))
+    urls = {c: URL.format(c) for c in (1, 2, 3)}
+    assert cached_too_small(cache, urls, 1000) == {1: (images.TOO_SMALL, "600 bytes < 1000")}
+    assert sorted(cached_too_small(cache, urls, 5001)) == [1, 2, 3]
+    assert cached_too_small(cache, urls, 10) == {}
+
+
+def test_judged_from_the_index_alone(tmp_path):
+    cache = CoverCache(str(tmp_path))
+    entry = cache.store_image(1, os.urandom(600), "image/jpeg", url=URL.format(1))
+    os.unlink(cache.blob_path(entry.sha256))  # e.g. executors read blobs elsewhere: not needed here
+    assert cached_too_small(cache, {1: URL.format(1)}, 1000) == {1: (images.TOO_SMALL, "600 bytes < 1000")}
+
+
+def test_covers_without_a_usable_entry_are_kept(tmp_path):
+    cache = CoverCache(str(tmp_path))
+    cache.store_image(1, os.urandom(600), "image/jpeg", url=URL.format(1))
+    (tmp_path / "ids" / "002").mkdir(parents=True)
+    (tmp_path / "ids" / "002" / "2.json").write_text("{damaged")
+    urls = {1: "http://mirror.invalid/1-L.jpg",  # the entry is for another URL
+            2: URL.format(2),                     # unreadable entry
+            3: URL.format(3)}                     # no entry at all
+    assert cached_too_small(cache, urls, 1000) == {}
