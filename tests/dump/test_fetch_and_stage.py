@@ -97,6 +97,19 @@ def test_staging_splits_into_parts_keeps_every_line_and_is_idempotent(tmp_path):
     assert not newer.reused and newer.parts == 3
 
 
+def test_a_gzip_of_several_members_stages_every_line(tmp_path):
+    """A dump written as concatenated gzip members (as appending writers and parallel gzips make
+    them), one line even split across two members, stages whole."""
+    lines = gzip.decompress(_dump_bytes(30))
+    cut = lines.index(b"\n", len(lines) // 2) - 5  # inside a line
+    src = tmp_path / "editions.txt.gz"
+    src.write_bytes(gzip.compress(lines[:cut]) + gzip.compress(lines[cut:-40]) + gzip.compress(lines[-40:]))
+    out = tmp_path / "staged" / "editions"
+    staged = stage_dump("editions", src, str(src), "v1", out, part_lines=7)
+    assert staged.lines == 30
+    assert _read_parts(out) == lines.splitlines()
+
+
 def test_sample_mode_reads_only_the_first_lines(tmp_path):
     src = tmp_path / "editions.txt.gz"
     src.write_bytes(_dump_bytes(1000))
