@@ -94,7 +94,12 @@ def downstream_automation_condition(after_dump: bool = False, enabled: bool | No
 def dump_data_version(identity: dict[str, dict]) -> DataVersion:
     """The data version of ``openlibrary_dump`` from what decides the staged parts' content:
     ``{kind: {"source", "version", "sample_lines", "part_lines"}}``."""
-    return DataVersion(hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:20])
+    return DataVersion(_digest(identity))
+
+
+def _digest(value: dict) -> str:
+    """A short stable hash of a JSON-able dict (key order does not matter)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def dump_sources(pipeline) -> dict[str, str]:
@@ -165,7 +170,7 @@ def openlibrary_dump_sensor(context: SensorEvaluationContext, pipeline: Pipeline
     reasons = dump_changes(current, recorded)
     if not reasons:
         return SkipReason("the configured dumps match the last materialization")
-    fingerprint = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
+    fingerprint = _digest(current)
     if context.instance.get_runs_count(RunsFilter(job_name=refresh_openlibrary_dump.name, statuses=UNFINISHED)):
         return SkipReason("a refresh_openlibrary_dump run is still queued or running")
     # run_key: one run per dump version, however many ticks see it. A run that failed or was

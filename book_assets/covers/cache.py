@@ -131,9 +131,7 @@ class CoverCache:
             return None
 
     def _exists(self, path: str) -> bool:
-        if self._local:
-            return os.path.exists(path)
-        return self._fs.get_file_info(path).type != pafs.FileType.NotFound
+        return self._size(path) is not None
 
     def _size(self, path: str) -> int | None:
         """Size of the file at ``path``, None if there is none."""
