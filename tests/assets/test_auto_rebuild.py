@@ -53,10 +53,31 @@ def test_only_a_changed_dump_rebuilds_the_years(tmp_path):
         result, again = requested(result.cursor)
         assert again == {}
 
-        _write_dumps(tmp_path, 2)  # a new dump
+        _write_dumps(tmp_path, 22)  # a new dump (another size: the version is size and whole seconds)
         refresh_dump()
         result, changed = requested(result.cursor)
         assert changed == {asset.key.to_user_string(): years for asset in YEAR_ASSETS}
 
         result, after = requested(result.cursor)  # requested once, not on every tick
         assert after == {}
+
+
+def test_the_code_location_wires_the_conditions_when_enabled():
+    """The test above builds the conditions itself; this checks that the definitions, loaded
+    with BOOK_ASSETS_AUTO_REBUILD=1, give exactly those (and none without it)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("from book_assets.definitions import defs\n"
+              "for name in ('recent_fiction', 'cover_urls', 'cover_embeddings', 'milvus_collection'):\n"
+              "    c = defs.get_assets_def(name).specs_by_key[defs.get_assets_def(name).key].automation_condition\n"
+              "    print(name, c.get_label() if c is not None else None)\n")
+    labels = {}
+    for value in ("1", ""):
+        out = subprocess.run([sys.executable, "-c", script], env={**os.environ, "BOOK_ASSETS_AUTO_REBUILD": value},
+                             capture_output=True, text=True, check=True).stdout
+        labels[value] = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert labels["1"] == {"recent_fiction": "eager_on_dump_change", "cover_urls": "eager",
+                           "cover_embeddings": "eager", "milvus_collection": "eager"}
+    assert set(labels[""].values()) == {"None"}

@@ -90,7 +90,11 @@ def test_kept_bytes_of_a_failure_are_checked_too(tmp_path):
 def test_files_are_synced_before_they_are_renamed_into_place(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
-    monkeypatch.setattr(os, "replace", lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", os.path.abspath(a))),
+                                                     real_replace(a, b))[1])
     CoverCache(str(tmp_path)).store_image(1, b"z" * 2000, "image/jpeg")  # a blob and an index file
-    assert events == ["fsync", "replace", "fsync", "replace"]
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync", "replace"]
+    # each time, the file synced is the one then renamed into place
+    assert events[0][1] == events[1][1] and events[2][1] == events[3][1]

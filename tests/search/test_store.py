@@ -8,7 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from book_assets.milvus.schema import check_rows, entity_id, truncate_utf8
+from book_assets.milvus.schema import check_rows, entity_id, table_rows, truncate_utf8
 from book_assets.milvus.store import CoverStore
 from tests.search.conftest import DIM, ROWS_SCHEMA, make_rows
 
@@ -128,9 +128,10 @@ def test_check_rows_agrees_with_the_loader():
     # a duplicate cover keeps its first row (so its vector is never stored) and a row without a
     # cover id is skipped: neither is refused, as the loader does not refuse them
     duplicate = _spoilt(rows, 3, cover_id=rows.column("cover_id")[0].as_py(), embedding=[1.0])
-    check_rows(2019, duplicate, DIM)
-    check_rows(2019, _spoilt(rows, 2, cover_id=None, embedding=None), DIM)
-    check_rows(2019, ROWS_SCHEMA.empty_table(), DIM)
+    no_cover_id = _spoilt(rows, 2, cover_id=None, embedding=None)
+    for table, stored in ((duplicate, 3), (no_cover_id, 3), (ROWS_SCHEMA.empty_table(), 0)):
+        check_rows(2019, table, DIM)
+        assert sum(map(len, table_rows(2019, table, DIM, 2))) == stored  # the loader takes it too
     with pytest.raises(ValueError, match="list of numbers"):
         check_rows(2019, rows.set_column(7, "embedding", pa.array(["x"] * 4)), DIM)
 
