@@ -67,39 +67,55 @@ def load(uri: str, cover_ids: Iterable[int] | None = None, *, urls: Mapping[int,
     """Cached embeddings (optionally only for ``cover_ids``, or the ids of ``urls``), one per cover id.
 
     With ``urls`` (cover id -> the URL its image is fetched from now), an embedding recorded for
-    another URL is left out; one recorded for this URL wins over one without a URL. A part that
-    cannot be read is skipped, logged, and its path added to ``unreadable`` when given.
-    ``judged_at``, when given, is filled with each returned id's recorded ``min_bytes``.
+    another URL is left out; one recorded for this URL wins over one without a URL. A part whose
+    content is not Parquet (``ArrowInvalid``: a file emptied by a crash, a bad copy) is skipped,
+    logged, and its path added to ``unreadable`` when given; an I/O error (throttling, access
+    denied) is raised, never taken for an empty cache. ``judged_at``, when given, is filled with
+    each returned id's recorded ``min_bytes`` (the highest among its rows for this URL).
     """
     if cover_ids is None and urls is not None:
         cover_ids = urls
     if not exists(uri):
         return {}
     fs, _ = filesystem_and_path(uri)
+    parts = part_files(uri)
     wanted = None if cover_ids is None else pa.array(sorted(set(int(c) for c in cover_ids)), pa.int64())
+
+    def read(paths: list[str]) -> pa.Table:
+        return ds.dataset(paths, filesystem=fs, format="parquet", schema=SCHEMA).to_table(
+            filter=None if wanted is None else ds.field("cover_id").isin(wanted))
+
+    try:
+        tables = [read(parts)] if parts else []  # one scan: parts are read ahead in parallel
+    except pa.ArrowInvalid:  # some part is damaged: read them one by one, skipping the bad ones
+        tables = []
+        for part in parts:
+            try:
+                tables.append(read([part]))
+            except pa.ArrowInvalid as exc:
+                log.warning("embedding cache: skipping unreadable part %s (%s); its covers will be embedded again",
+                            part, exc)
+                if unreadable is not None:
+                    unreadable.append(part)
     out: dict[int, np.ndarray] = {}
     exact: set[int] = set()  # ids whose embedding was recorded for the wanted URL
-    for part in part_files(uri):
-        try:
-            table = ds.dataset(part, filesystem=fs, format="parquet", schema=SCHEMA).to_table(
-                filter=None if wanted is None else ds.field("cover_id").isin(wanted))
-        except Exception as exc:  # noqa: BLE001 - any unreadable part only costs re-embedding its covers
-            log.warning("embedding cache: skipping unreadable part %s (%s: %s); its covers will be embedded again",
-                        part, type(exc).__name__, exc)
-            if unreadable is not None:
-                unreadable.append(part)
-            continue
+    for table in tables:
         for cid, emb, url, threshold in zip(
                 table.column("cover_id").to_pylist(), table.column("embedding").to_pylist(),
                 table.column("url").to_pylist(), table.column("min_bytes").to_pylist()):
             cid = int(cid)
             want = None if urls is None else urls.get(cid)
-            if emb is None or cid in exact or (want is not None and url is not None and url != want):
+            if emb is None or (want is not None and url is not None and url != want):
+                continue
+            is_exact = want is not None and url == want
+            if cid in exact:  # the same image again (re-recorded under a higher threshold)
+                if is_exact and judged_at is not None and threshold is not None:
+                    judged_at[cid] = max(judged_at[cid] or 0, threshold)
                 continue
             out[cid] = np.asarray(emb, dtype=np.float32)
             if judged_at is not None:
                 judged_at[cid] = threshold
-            if want is not None and url == want:
+            if is_exact:
                 exact.add(cid)
     return out
 

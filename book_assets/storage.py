@@ -125,9 +125,9 @@ def read_replaced_dirs(uris: list[str]) -> list["pa.Table"]:
     of each folder, the files of the newest generation that every folder holds.
 
     Older files are there only after a replacement crashed before its clean-up, and a newer
-    generation held by only some folders only after it crashed between its renames. Raises
-    ``FileNotFoundError`` when a folder holds no data file, and ``ValueError`` when the folders
-    share no generation (they were not written together).
+    generation held by only some folders only after it crashed between its renames. Folders
+    that share no generation (written one by one, by versions before the generation was shared)
+    give each folder's newest. Raises ``FileNotFoundError`` when a folder holds no data file.
     """
     import pyarrow.parquet as pq
 
@@ -138,13 +138,13 @@ def read_replaced_dirs(uris: list[str]) -> list["pa.Table"]:
         if not files:
             raise FileNotFoundError(f"no data file in {uri}")
         listed.append((fs, files))
-    common = set.intersection(*({_generation(i.base_name) for i in files} for _, files in listed))
-    if not common:
-        raise ValueError(f"{', '.join(uris)} hold no generation in common: they were not written "
-                         "together (re-run the job that writes them)")
-    chosen = max(common)
-    return [pq.read_table([i.path for i in files if _generation(i.base_name) == chosen], filesystem=fs)
-            for fs, files in listed]
+    generations = [{_generation(i.base_name) for i in files} for _, files in listed]
+    common = set.intersection(*generations)
+    # no generation in common: folders written one by one (versions before the generation was
+    # shared): each folder's newest, as those versions read them
+    chosen = [max(common) if common else max(g) for g in generations]
+    return [pq.read_table([i.path for i in files if _generation(i.base_name) == gen], filesystem=fs)
+            for (fs, files), gen in zip(listed, chosen)]
 
 
 def read_replaced_dir(uri: str) -> "pa.Table":

@@ -10,8 +10,9 @@ covers service rate-limits anonymous clients to ~400/min and answers 429 beyond 
    (:meth:`CoverDownloader._from_cache`); a ``too_small`` entry without kept bytes is fetched again;
 2. each HTTP attempt (urllib3, no automatic retries or redirects) takes a limiter slot per request,
    has connect/read timeouts and a total per-request deadline (``timeout_s`` from the moment the
-   request got its rate slot: the wait for a slot never counts). The deadline covers the whole
-   exchange - connect, TLS, status line and headers, body: the connection registers its socket
+   request got its rate slot: the wait for a slot never counts). The deadline covers the
+   exchange - connect, status line and headers, body (a TLS handshake is bounded by the socket
+   timeout, which CPython applies to the whole handshake): the connection registers its socket
    with the attempt as soon as it exists (:class:`_WatchedConnection`), and a watchdog shuts that
    socket down at the deadline (plus ``WATCHDOG_GRACE_S``, so that a silent server still ends on
    the read timeout that names it), so a server that trickles bytes, headers included, cannot

@@ -94,10 +94,11 @@ def source_version(source: str, timeout: float = 30.0) -> str:
 
 
 def _local_version(path: Path) -> str:
-    """``size:mtime`` of a local dump, the mtime in nanoseconds: a file replaced by one of the
-    same size within the same second is still a new version."""
+    """``size:mtime`` of a local dump, the mtime in whole seconds (the format versions have always
+    recorded: a finer one would make every staged dump look new once). A dump replaced by one of
+    the very same size within the same second is not seen as new."""
     st = path.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    return f"{st.st_size}:{int(st.st_mtime)}"
 
 
 def resume_validator(headers) -> str:

@@ -6,9 +6,11 @@ Usage::
         --years 2019,2020 --model openai/clip-vit-base-patch32 [--rps 6] [...]
 
 Stages: (1) covers whose (cover id, model, URL) embedding is already cached are not fetched again;
-an embedding made under a lower ``--min-bytes`` than this run's has its cover cache entry read
-(the index keeps each cover's size: :func:`cached_too_small`), so raising the threshold turns
-small covers into failures whether or not they were embedded before;
+an embedding made under a lower ``--min-bytes`` than this run's (or before thresholds were
+recorded) has its cover cache entry read (the index keeps each cover's size:
+:func:`cached_too_small`), so raising the threshold turns small covers into failures whether or
+not they were embedded before; the others are recorded again under this threshold, so the next
+run at the same one reads no entry;
 (2) the rest are fetched by one polite downloader in the driver — one rate ceiling for the
 whole job, cached content-addressed so a cover is fetched once, ever; (3) images are embedded in
 Spark (``mapInPandas``, model loaded once per Python worker), a chunk at a time, each finished
@@ -51,6 +53,27 @@ def cached_too_small(cover_cache, urls: dict[int, str], min_bytes: int,
 
     with cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="min-bytes") as pool:
         return dict(r for r in pool.map(judge, urls.items()) if r is not None)
+
+
+def apply_min_bytes(cached: dict, judged_at: dict, urls: dict[int, str], cover_cache, cache_uri: str,
+                    model_id: str, min_bytes: int, workers: int = 8, chunk_size: int = 1000) -> dict[int, tuple[str, str]]:
+    """Drop from ``cached`` the embeddings whose cover is now under ``min_bytes``; returns their failures.
+
+    Only embeddings made under a lower threshold (or an unrecorded one: ``judged_at``) are judged
+    again, and those that pass are recorded again under this one, so the next run at the same
+    ``min_bytes`` reads no cover cache entry.
+    """
+    import book_assets.embedding_cache as embedding_cache
+
+    rejudge = {cid: urls[cid] for cid in cached if (judged_at.get(cid) or 0) < min_bytes}
+    failures = cached_too_small(cover_cache, rejudge, min_bytes, workers=workers)
+    for cid in failures:
+        del cached[cid]
+    passed = [cid for cid in rejudge if cid in cached]
+    for chunk in _chunks(passed, chunk_size):
+        embedding_cache.append(cache_uri, model_id, {cid: cached[cid] for cid in chunk},
+                               urls={cid: urls[cid] for cid in chunk}, min_bytes=min_bytes)
+    return failures
 
 
 def model_dim(model_id: str) -> int:
@@ -114,13 +137,9 @@ def main(argv: list[str] | None = None) -> None:
             reporter.warning(f"embedding cache: {len(unreadable)} unreadable part(s) skipped, their covers are "
                              f"embedded again: {unreadable[:5]}")
         cover_cache = CoverCache(args.cover_cache)
-        # only embeddings made under a lower threshold (or an unrecorded one) are judged again:
-        # at a steady --min-bytes a rebuild reads no cover cache entry
-        failures: dict[int, tuple[str, str]] = cached_too_small(
-            cover_cache, {cid: urls[cid] for cid in cached if (judged_at.get(cid) or 0) < args.min_bytes},
-            args.min_bytes, workers=args.concurrency)
-        for cid in failures:
-            del cached[cid]
+        failures: dict[int, tuple[str, str]] = apply_min_bytes(
+            cached, judged_at, urls, cover_cache, cache_uri, args.model, args.min_bytes,
+            workers=args.concurrency, chunk_size=args.chunk_size)
         todo = sorted(cid for cid in all_ids if cid not in cached and cid not in failures)
         reporter.info(f"{len(all_ids)} covers for years {args.years}: {len(cached)} embeddings reused, "
                       f"{len(failures)} now under --min-bytes, {len(todo)} to fetch/embed")

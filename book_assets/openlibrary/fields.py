@@ -16,7 +16,7 @@ MAX_ID = 2**63 - 1
 
 # An arabic number; "1,024" (thousands grouped with commas, as catalogue paginations write long
 # books) is ONE number, but "[8],320" and "viii, 306" are not.
-_NUMBER = re.compile(r"(?<![\d,\[])\d{1,3}(?:,\d{3})+(?![\d,])|\d+", re.ASCII)
+_NUMBER = re.compile(r"(?<![\d,\[])\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+", re.ASCII)
 _ISBN_JUNK = re.compile(r"[\s\-‐‑‒–—.]")
 
 
@@ -106,8 +106,14 @@ def _plausible_pages(n: int) -> int | None:
     return n if 0 < n <= MAX_PAGES else None
 
 
+def _numbers(match: str) -> list[int]:
+    """``"1,024"`` → [1024]; a grouped reading above MAX_PAGES (``"656,704"``: two volumes) → its parts."""
+    whole = int(match.replace(",", ""))
+    return [whole] if whole <= MAX_PAGES or "," not in match else [int(p) for p in match.split(",")]
+
+
 def _pages_from_text(text: str) -> int | None:
-    numbers = [n for n in (int(m.replace(",", "")) for m in _NUMBER.findall(text)) if 0 < n <= MAX_PAGES]
+    numbers = [n for m in _NUMBER.findall(text) for n in _numbers(m) if 0 < n <= MAX_PAGES]
     return max(numbers) if numbers else None
 
 

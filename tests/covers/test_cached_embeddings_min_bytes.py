@@ -37,3 +37,40 @@ def test_covers_without_a_usable_entry_are_kept(tmp_path):
             2: URL.format(2),                     # unreadable entry
             3: URL.format(3)}                     # no entry at all
     assert cached_too_small(cache, urls, 1000) == {}
+
+
+class _CountingCache(CoverCache):
+    lookups = 0
+
+    def lookup(self, *args, **kwargs):
+        type(self).lookups += 1
+        return super().lookup(*args, **kwargs)
+
+
+def test_rows_judged_once_per_threshold_then_recorded_under_it(tmp_path):
+    """Embeddings from before thresholds were recorded (or under a lower one) are judged once,
+    and the ones that pass are recorded again, so the next run at that threshold reads nothing."""
+    import numpy as np
+
+    from book_assets import embedding_cache
+    from book_assets.emr.embeddings_job import apply_min_bytes
+
+    cache = _CountingCache(str(tmp_path / "covers"))
+    for cover_id, size in {1: 600, 2: 5000, 3: 3000}.items():
+        cache.store_image(cover_id, os.urandom(size), "image/jpeg", url=URL.format(cover_id))
+    uri = str(tmp_path / "embeddings")
+    urls = {c: URL.format(c) for c in (1, 2, 3)}
+    vec = np.ones(4, dtype=np.float32)
+    embedding_cache.append(uri, "m", {1: vec, 2: vec, 3: vec})  # an older version: no url, no threshold
+
+    def run(min_bytes):
+        judged: dict = {}
+        cached = embedding_cache.load(uri, urls=urls, judged_at=judged)
+        before = _CountingCache.lookups
+        failures = apply_min_bytes(cached, judged, urls, cache, uri, "m", min_bytes, workers=2, chunk_size=2)
+        return sorted(cached), sorted(failures), _CountingCache.lookups - before
+
+    assert run(1000) == ([2, 3], [1], 3)
+    assert run(1000) == ([2, 3], [1], 1)  # only cover 1's old row is judged again: it never passed
+    assert run(4000) == ([2], [1, 3], 3)  # a higher threshold: judged again
+    assert run(4000) == ([2], [1, 3], 2)

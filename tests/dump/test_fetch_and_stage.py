@@ -69,19 +69,16 @@ def _read_parts(folder: Path) -> list[bytes]:
     return lines
 
 
-def test_a_local_dump_replaced_within_the_same_second_is_a_new_version(tmp_path):
+def test_local_dump_version_is_size_and_whole_seconds(tmp_path):
+    """The format staged manifests and materializations have recorded all along."""
     import os
 
     from book_assets.dump.fetch import source_version
 
     dump = tmp_path / "editions.txt"
     dump.write_text("/type/edition\t/books/OL1M\t1\t2020-01-01\t{}\n")
-    os.utime(dump, ns=(1_700_000_000_100_000_000, 1_700_000_000_100_000_000))
-    before = fetch_dump(str(dump), tmp_path / "raw").version
-    dump.write_text("/type/edition\t/books/OL2M\t1\t2020-01-01\t{}\n")  # same size, same second
     os.utime(dump, ns=(1_700_000_000_600_000_000, 1_700_000_000_600_000_000))
-    after = fetch_dump(str(dump), tmp_path / "raw").version
-    assert before != after == source_version(str(dump))
+    assert fetch_dump(str(dump), tmp_path / "raw").version == source_version(str(dump)) == f"{dump.stat().st_size}:1700000000"
 
 
 def test_staging_splits_into_parts_keeps_every_line_and_is_idempotent(tmp_path):

@@ -115,3 +115,16 @@ def test_rows_record_the_size_threshold_their_images_passed(tmp_path):
     judged: dict = {}
     assert sorted(embedding_cache.load(uri, judged_at=judged)) == [1, 2]
     assert judged == {1: 1000, 2: None}
+
+
+def test_an_io_error_is_raised_not_taken_for_an_empty_cache(tmp_path, monkeypatch):
+    """Throttling or a denied read must fail the job, not make it embed every cover again."""
+    uri = str(tmp_path / "cache")
+    embedding_cache.append(uri, "m", {1: np.ones(4, dtype=np.float32)})
+
+    def slow_down(*args, **kwargs):
+        raise OSError("AWS Error SLOW_DOWN during GetObject operation")
+
+    monkeypatch.setattr(embedding_cache.ds, "dataset", slow_down)
+    with pytest.raises(OSError, match="SLOW_DOWN"):
+        embedding_cache.load(uri, [1])

@@ -134,12 +134,16 @@ def test_folders_replaced_together_share_one_generation(tmp_path):
     assert written[emb].rsplit("/", 1)[1].split("-")[1] == written[fail].rsplit("/", 1)[1].split("-")[1]
 
 
-def test_folders_not_written_together_are_an_error_not_a_guess(tmp_path):
+def test_folders_written_one_by_one_by_older_versions_read_each_newest(tmp_path):
+    """Before the generation was shared, each folder got its own: such years stay readable."""
     emb, fail = _folders(tmp_path)
     replace_parquet_dirs({emb: _table([1])})
-    replace_parquet_dirs({fail: _table([2])})
-    with pytest.raises(ValueError, match="no generation in common"):
-        read_replaced_dirs([emb, fail])
+    replace_parquet_dirs({emb: _table([2])})
+    replace_parquet_dirs({fail: _table([3])})
+    first_emb = sorted((tmp_path / "emb" / f"year={YEAR}").iterdir())
+    assert len(first_emb) == 1
+    pq.write_table(_table([1]), str(first_emb[0]).replace(first_emb[0].name.split("-")[1], "0" * 19 + "1"))
+    assert _seen((emb, fail)) == ([2], [3])
 
 
 def test_the_newest_generation_wins_even_when_the_clock_goes_back(tmp_path, monkeypatch):

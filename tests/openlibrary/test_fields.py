@@ -90,6 +90,9 @@ def test_language_codes():
         ({"pagination": "[8], 320 p., [16] p. of plates"}, 320),
         ({"pagination": "[8],320 p."}, 320),
         ({"pagination": "1,0245 p."}, 245),
+        ({"pagination": "1,024, 16 p."}, 1024),
+        ({"pagination": "2 v. (656,704 p.)"}, 704),  # two volumes' counts, not 656704 pages
+        ({"pagination": "xvi, 1,234,567 p."}, 567),
         ({}, None),
     ],
 )
