@@ -72,7 +72,7 @@ def fiction_checks(year_figures: dict[str, int]) -> list[CheckOutcome]:
 
 
 # --- cover_urls ----------------------------------------------------------------------------------
-COVER_URL_CHECKS = ("urls_unique", "urls_well_formed", "cover_ids_positive")
+COVER_URL_CHECKS = ("urls_unique", "urls_well_formed", "cover_ids_positive", "urls_complete")
 
 
 def cover_url_checks(f: dict[str, int]) -> list[CheckOutcome]:
@@ -85,6 +85,10 @@ def cover_url_checks(f: dict[str, int]) -> list[CheckOutcome]:
         CheckOutcome("cover_ids_positive", f["bad_cover_id"] == 0 and f["null_edition_key"] == 0,
                      f"{f['bad_cover_id']} non-positive cover ids, {f['null_edition_key']} null edition keys",
                      metadata={k: f[k] for k in ("bad_cover_id", "null_edition_key")}),
+        CheckOutcome("urls_complete", f["missing_cover_ids"] == 0 and f["unexpected_cover_ids"] == 0,
+                     f"{f['missing_cover_ids']} cover ids of the year's fiction not listed, "
+                     f"{f['unexpected_cover_ids']} listed that it does not have",
+                     metadata={k: f[k] for k in ("missing_cover_ids", "unexpected_cover_ids")}),
     ]
 
 

@@ -127,10 +127,10 @@ def recent_fiction(context: AssetExecutionContext, pipeline: PipelineConfig, spa
     report = spark.run_job(context, "fiction", args).report
     # Lines staging dropped (not UTF-8) never reached the job: count them as read and malformed.
     lines_read, malformed = dict(report["lines_read"]), {k: dict(v) for k, v in report["malformed"].items()}
-    for kind in lines_read:
+    for kind in dump_sources(pipeline):  # only the dumps the job read: a stale staged/authors is not one
         for reason, count in staged_skips(pipeline.staged(kind)).items():
             malformed.setdefault(kind, {})[reason] = malformed.get(kind, {}).get(reason, 0) + count
-            lines_read[kind] += count
+            lines_read[kind] = lines_read.get(kind, 0) + count
     dump_outcomes = quality.dump_checks(lines_read, malformed, pipeline.max_malformed_rate)
     outcomes = {str(y): quality.fiction_checks(report["per_year"][str(y)]) + dump_outcomes for y in years}
     rows = sum(report["per_year"][str(y)]["rows"] for y in years)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             target = year_uri(args.warehouse, COVER_URLS, year)
             urls.coalesce(1).write.mode("overwrite").parquet(target)
-            figures = verify_cover_urls_year(spark, target)
+            figures = verify_cover_urls_year(spark, target, year_uri(args.warehouse, RECENT_FICTION, year))
             figures["editions"] = editions
             figures["editions_without_cover"] = editions - with_cover.count()
             per_year[str(year)] = figures

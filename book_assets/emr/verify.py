@@ -50,8 +50,11 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
     return out
 
 
-def verify_cover_urls_year(spark: Any, path: str) -> dict:
-    """Counts of rows, duplicates and malformed URLs in one ``cover_urls/year=YYYY`` folder."""
+def verify_cover_urls_year(spark: Any, path: str, fiction_path: str) -> dict:
+    """Counts of rows, duplicates and malformed URLs in one ``cover_urls/year=YYYY`` folder, and
+    how its cover ids differ from the distinct positive cover ids of the year's written
+    ``recent_fiction`` (``fiction_path``): ``missing_cover_ids`` (there, not listed) and
+    ``unexpected_cover_ids`` (listed, not there), so an empty or partial list fails its check."""
     from pyspark.sql import functions as F
 
     from book_assets.urls import is_well_formed_cover_url
@@ -69,6 +72,10 @@ def verify_cover_urls_year(spark: Any, path: str) -> dict:
     figures["malformed_urls"] = sum(1 for u in urls if not is_well_formed_cover_url(u))
     figures["duplicate_cover_ids"] = figures["rows"] - figures.pop("distinct_cover_ids")
     figures["duplicate_urls"] = figures["rows"] - figures.pop("distinct_urls")
+    expected = (spark.read.parquet(fiction_path).filter(F.col("cover_id") > 0).select("cover_id").distinct())
+    written = df.filter(F.col("cover_id").isNotNull()).select("cover_id").distinct()
+    figures["missing_cover_ids"] = expected.subtract(written).count()
+    figures["unexpected_cover_ids"] = written.subtract(expected).count()
     return figures
 
 

@@ -9,7 +9,7 @@ from book_assets import quality
 GOOD_FICTION = {"rows": 10, "null_edition_key": 0, "null_work_key": 1, "null_title": 0, "pages_not_over_100": 0,
                 "not_english": 0, "year_mismatch": 0, "duplicate_edition_keys": 0, "with_cover": 9}
 GOOD_URLS = {"rows": 5, "duplicate_cover_ids": 0, "duplicate_urls": 0, "malformed_urls": 0, "bad_cover_id": 0,
-             "null_edition_key": 0}
+             "null_edition_key": 0, "missing_cover_ids": 0, "unexpected_cover_ids": 0}
 GOOD_EMB = {"covers": 10, "embedded": 9, "failed": 1, "dim": 512, "dims_seen": {"512": 9}, "wrong_dim": 0,
             "nan_rows": 0, "max_norm_error": 1e-6, "duplicate_embedding_ids": 0, "duplicate_failure_ids": 0,
             "overlap_ids": 0, "missing_ids": 0, "unexpected_ids": 0}
@@ -43,6 +43,7 @@ def test_fiction_rules_fail(field, check):
 @pytest.mark.parametrize("field,check", [
     ("duplicate_cover_ids", "urls_unique"), ("duplicate_urls", "urls_unique"),
     ("malformed_urls", "urls_well_formed"), ("bad_cover_id", "cover_ids_positive"),
+    ("missing_cover_ids", "urls_complete"), ("unexpected_cover_ids", "urls_complete"),
 ])
 def test_cover_url_rules_fail(field, check):
     assert not _by_name(quality.cover_url_checks(dict(GOOD_URLS, **{field: 1})))[check].passed

@@ -62,3 +62,32 @@ def test_rule_breaks_are_counted_per_year(tmp_path, spark):
     failed = {o.name for o in quality.fiction_checks(figures[2019]) if not o.passed}
     assert {"english_only", "pages_over_100", "unique_editions", "year_matches_partition"} <= failed
     assert not [o.name for o in quality.fiction_checks(clean) if not o.passed]
+
+
+def test_cover_urls_are_judged_against_the_years_fiction(tmp_path, spark):
+    """An empty or partial cover URL list (or one with covers the year does not have) fails
+    ``urls_complete``; the list the job would write passes."""
+    from book_assets.emr.verify import verify_cover_urls_year
+    from book_assets.warehouse import COVER_URLS, COVER_URLS_SCHEMA
+
+    fiction = year_uri(str(tmp_path), RECENT_FICTION, 2019)
+    os.makedirs(fiction)
+    pq.write_table(pa.Table.from_pylist([_row(1), _row(2), _row(3, cover_id=1001), _row(4, cover_id=-1),
+                                         _row(5, cover_id=None)], schema=RECENT_FICTION_SCHEMA),
+                   f"{fiction}/part-0.parquet")
+
+    def judged(cover_ids: list[int], name: str) -> dict:
+        folder = year_uri(str(tmp_path / name), COVER_URLS, 2019)
+        os.makedirs(folder)
+        rows = [{"cover_id": c, "edition_key": f"/books/OL{c}M", "url": f"https://c.example/b/id/{c}-M.jpg"}
+                for c in cover_ids]
+        pq.write_table(pa.Table.from_pylist(rows, schema=COVER_URLS_SCHEMA), f"{folder}/part-0.parquet")
+        figures = verify_cover_urls_year(spark, folder, fiction)
+        return {**figures, "passed": {o.name: o.passed for o in quality.cover_url_checks(figures)}["urls_complete"]}
+
+    complete = judged([1001, 1002], "complete")
+    assert (complete["missing_cover_ids"], complete["unexpected_cover_ids"], complete["passed"]) == (0, 0, True)
+    empty = judged([], "empty")
+    assert (empty["missing_cover_ids"], empty["passed"]) == (2, False)
+    stray = judged([1001, 1002, 4242], "stray")
+    assert (stray["unexpected_cover_ids"], stray["passed"]) == (1, False)
