@@ -111,35 +111,19 @@ def _candidates_then_counts(rows: list, rejected: Counter, schema) -> Iterator:
 def _edition_batches(batches: Iterator, years: set[int], current_year: int) -> Iterator:
     """mapInArrow body: parse edition lines, keep candidates, count everything else by reason.
 
-    The checks of ``edition_rejection`` that need one field each (language, year, pages) run
-    first, in its order and with the same readers, so most editions are rejected before the
-    full ``edition_fields`` extraction.
+    ``edition_precheck`` (the checks of ``edition_rejection`` that need one field each: language,
+    year, pages) runs first, so most editions are rejected before the full ``edition_fields``
+    extraction.
     """
     from book_assets.openlibrary.fiction import fiction_signals
-    from book_assets.openlibrary.fields import language_codes, page_count
-    from book_assets.openlibrary.publish_dates import publish_year
-    from book_assets.openlibrary.records import (
-        ENGLISH, MIN_PAGES_EXCLUSIVE, REJECT_NO_YEAR, REJECT_NOT_ENGLISH, REJECT_TOO_FEW_PAGES,
-        REJECT_YEAR_NOT_SELECTED, edition_fields,
-    )
+    from book_assets.openlibrary.records import edition_fields, edition_precheck
 
     schema = _arrow_schemas()[0]
     for batch in batches:
         rows, rejected = [], Counter()
         for key, data, reason in _parsed(_lines(batch), "/type/edition", OTHER_TYPE["editions"]):
             if reason is None:
-                if ENGLISH not in language_codes(data):
-                    reason = REJECT_NOT_ENGLISH
-                else:
-                    year = publish_year(data.get("publish_date"), current_year)
-                    if year is None:
-                        reason = REJECT_NO_YEAR
-                    elif years is not None and year not in years:
-                        reason = REJECT_YEAR_NOT_SELECTED
-                    else:
-                        pages = page_count(data)
-                        if pages is None or pages <= MIN_PAGES_EXCLUSIVE:
-                            reason = REJECT_TOO_FEW_PAGES
+                reason = edition_precheck(data, years, current_year)
             if reason is None:
                 # English, a selected year, > 100 pages: edition_rejection could now only say
                 # "not_fiction", which is decided after the join with the work's subjects.

@@ -110,6 +110,25 @@ def author_fields(key: str, data: dict) -> dict:
     }
 
 
+def edition_precheck(data: Any, years: set[int] | None, current_year: int | None = None) -> str | None:
+    """The first ``REJECT_*`` reason :func:`edition_rejection` would give before its fiction check,
+    read straight from the record (language, publish date, pages: the same readers as
+    :func:`edition_fields`), or ``None`` for a candidate. Most editions fail here, so callers
+    extract the full :func:`edition_fields` only for the candidates."""
+    data = _record(data)
+    if ENGLISH not in language_codes(data):
+        return REJECT_NOT_ENGLISH
+    year = publish_year(data.get("publish_date"), current_year)
+    if year is None:
+        return REJECT_NO_YEAR
+    if years is not None and year not in years:
+        return REJECT_YEAR_NOT_SELECTED
+    pages = page_count(data)
+    if pages is None or pages <= MIN_PAGES_EXCLUSIVE:
+        return REJECT_TOO_FEW_PAGES
+    return None
+
+
 def edition_rejection(
     fields: dict, work_subjects: list[str], years: set[int] | None
 ) -> str | None:

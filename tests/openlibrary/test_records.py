@@ -180,3 +180,28 @@ def test_author_names():
     assert author_names(["/authors/OL9A", "/authors/OL1A"], names, ["X"]) == ["Ann Lee"]
     assert author_names(["/authors/OL9A", "/authors/OL3A"], names, ["X", "Y"]) == ["X", "Y"]
     assert author_names([], names, []) == []
+
+
+def test_precheck_gives_edition_rejections_verdict_before_fiction(tmp_path):
+    """Over a generated dump (every oddity the generator plants): the one-field checks give
+    exactly what edition_rejection says before its fiction check."""
+    import gzip
+    import json
+
+    from book_assets.corpus.generator import FILES, generate_corpus
+    from book_assets.openlibrary.records import edition_precheck
+
+    generate_corpus(tmp_path, n_editions=3000, seed=5, years=(2019, 2020))
+    seen = set()
+    with gzip.open(tmp_path / FILES["editions"], "rt", encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.rstrip("\n").split("\t", 4)
+            try:
+                data = json.loads(parts[4])
+            except (IndexError, ValueError):
+                continue
+            full = edition_rejection(edition_fields(parts[1], data, 2026), [], {2019, 2020})
+            expected = None if full == REJECT_NOT_FICTION else full
+            assert edition_precheck(data, {2019, 2020}, 2026) == expected, line[:200]
+            seen.add(expected)
+    assert seen >= {None, "not_english", "no_year", "year_not_selected", "too_few_pages"}
