@@ -21,9 +21,14 @@ through :class:`BookAssetsEmrServerlessClient`, a subclass of dagster-aws's
 * only CloudWatch can carry messages upstream; here the driver's ``stdout.gz`` that EMR Serverless
   writes under the S3 ``logUri`` can carry them too (``messages="s3"``), so the job scripts keep
   the default stdout Pipes writer in both modes.
+* only an interrupt cancels the job run; any other error while polling (expired credentials, a
+  throttled or unreachable endpoint) leaves it running, so a re-run starts a second writer. Here
+  transient GetJobRun errors are retried with backoff, and any error after StartJobRun cancels the
+  job run (best effort) and fails with a ``Failure`` naming it and whether the cancel worked.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import gzip
@@ -35,9 +40,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from botocore.exceptions import BotoCoreError
+import tenacity
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.retries import standard as botocore_retries
 from dagster import Config, DagsterInvariantViolationError, Failure, MetadataValue
-from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.pipes.client import PipesClientCompletedInvocation, PipesParams
 from dagster._core.pipes.utils import (
     PipesLogReader,
@@ -58,6 +65,8 @@ ENV_ARCHIVE = "pyspark_env.tar.gz"
 DRIVER = "SPARK_DRIVER"
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELLED")
 ERROR_TAIL_LINES = 40
+POLL_ATTEMPTS = 8  # GetJobRun tries per poll on transient errors (backoff from poll_interval, max 60 s)
+MAX_LOG_PAGES = 50  # GetLogEvents pages per read (the next read goes on from there)
 MAX_NAME = 256  # StartJobRun ``name`` (botocore does not check the maximum; AWS rejects the request)
 MAX_TAG_VALUE = 256
 
@@ -248,14 +257,38 @@ class DriverLog:
         raise NotImplementedError
 
     def tail(self, lines: int = ERROR_TAIL_LINES) -> str:
-        """The last ``lines`` lines that are not Pipes messages."""
-        got = self.read_from(None)
-        text = got[1] if got else ""
-        kept = [line for line in text.splitlines() if '"__dagster_pipes_version"' not in line]
-        return "\n".join(kept[-lines:])
+        """The last ``lines`` lines that are not Pipes messages. It describes a failed job run,
+        which must not be masked: an unreadable log gives the reason instead."""
+        kept: collections.deque[str] = collections.deque(maxlen=lines)
+        cursor = None
+        try:
+            while (got := self.read_from(cursor)) and got[0] != cursor:
+                cursor = got[0]
+                kept.extend(line for line in got[1].splitlines() if '"__dagster_pipes_version"' not in line)
+        except DriverLogError as exc:
+            return f"({exc})"
+        except Exception as exc:
+            return f"(cannot read {self.name}: {type(exc).__name__}: {exc})"
+        return "\n".join(kept)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A ClientError worth another try later: throttling, a 5xx or a timeout (botocore's own
+    classification, which its retries have already spent)."""
+    if not isinstance(exc, ClientError):
+        return False
+    context = botocore_retries.RetryContext(attempt_number=1, parsed_response=exc.response)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+    return status >= 500 or any(
+        checker.is_retryable(context)
+        for checker in (botocore_retries.ThrottledRetryableChecker(), botocore_retries.TransientRetryableChecker())
+    )
 
 
 class CloudWatchDriverLog(DriverLog):
+    """A CloudWatch Logs stream. A missing stream, throttling or a 5xx read as "nothing yet"; any
+    other failure (AccessDenied, …) raises :class:`DriverLogError` naming the stream."""
+
     def __init__(self, client: Any, group: str, stream: str) -> None:
         self.client, self.group, self.stream = client, group, stream
 
@@ -263,35 +296,41 @@ class CloudWatchDriverLog(DriverLog):
     def name(self) -> str:
         return f"cloudwatch:{self.group}:{self.stream}"
 
-    def exists(self) -> bool:
+    def _request(self, call: Callable[..., Any], **params: Any) -> Any | None:
+        """``call(logGroupName=…, **params)``; ``None`` for "nothing yet"."""
         try:
-            found = self.client.describe_log_streams(logGroupName=self.group, logStreamNamePrefix=self.stream)
+            return call(logGroupName=self.group, **params)
         except self.client.exceptions.ResourceNotFoundException:
-            return False
+            return None
+        except Exception as exc:
+            if is_transient(exc):
+                return None
+            raise DriverLogError(f"cannot read driver log {self.name}: {type(exc).__name__}: {exc}") from exc
+
+    def exists(self) -> bool:
+        found = self._request(self.client.describe_log_streams, logStreamNamePrefix=self.stream) or {}
         return any(s["logStreamName"] == self.stream for s in found.get("logStreams", []))
 
     def read_from(self, cursor: str | None) -> tuple[str, str] | None:
-        params: dict[str, Any] = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
-        lines: list[str] = []
-        try:
-            while True:
-                if cursor:
-                    params["nextToken"] = cursor
-                response = self.client.get_log_events(**params)
-                events = response.get("events", [])
-                token = response.get("nextForwardToken")
-                if not events or token == cursor:
-                    break
-                lines += [e.get("message", "") for e in events]
-                cursor = token
-        except self.client.exceptions.ResourceNotFoundException:
-            return None
-        return (cursor, "\n".join(lines)) if lines else None
+        """Events after ``cursor``, following ``nextForwardToken`` until it repeats (pages may be
+        empty while more events follow) or for :data:`MAX_LOG_PAGES` pages."""
+        start, lines = cursor, []
+        for _ in range(MAX_LOG_PAGES):
+            page = {"nextToken": cursor} if cursor else {}
+            response = self._request(self.client.get_log_events, logStreamName=self.stream, startFromHead=True, **page)
+            if response is None:  # not there yet, or try again later: re-read from ``start`` then
+                return None
+            lines += [e.get("message", "") for e in response.get("events", [])]
+            token = response.get("nextForwardToken")
+            if not token or token == cursor:
+                break
+            cursor = token
+        return (cursor, "\n".join(lines)) if lines or cursor != start else None
 
 
 class DriverLogError(RuntimeError):
-    """A driver log cannot be read for a reason other than "not written yet" (access denied, no
-    such bucket, no connection): the message names its ``s3://`` URI."""
+    """A driver log cannot be read for a reason other than "not written yet" or "try again later"
+    (access denied, no such bucket, no connection): the message names the log."""
 
 
 # What S3 answers for an object that does not exist (yet): GetObject's NoSuchKey, HeadObject's bare 404.
@@ -301,9 +340,10 @@ _S3_NOT_FOUND = frozenset({"NoSuchKey", "404", "NotFound"})
 class S3DriverLog(DriverLog):
     """``<logUri>/applications/<app>/jobs/<run>/SPARK_DRIVER/<stdout|stderr>.gz`` (rewritten as it grows).
 
-    An object that is not there yet reads as "nothing yet"; any other failure (AccessDenied,
-    NoSuchBucket, an unreachable endpoint) raises :class:`DriverLogError` with the URI, so a
-    missing permission shows up as such instead of as a job that "reported no figures".
+    An object that is not there yet, throttling (SlowDown) or a 5xx read as "nothing yet"; any
+    other failure (AccessDenied, NoSuchBucket, an unreachable endpoint) raises
+    :class:`DriverLogError` with the URI, so a missing permission shows up as such instead of as a
+    job that "reported no figures".
     """
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
@@ -320,7 +360,7 @@ class S3DriverLog(DriverLog):
         except Exception as exc:
             error = getattr(exc, "response", None)
             code = str(error.get("Error", {}).get("Code", "")) if isinstance(error, dict) else ""
-            if code in _S3_NOT_FOUND:
+            if code in _S3_NOT_FOUND or is_transient(exc):
                 return None
             raise DriverLogError(f"cannot read driver log {self.name}: {code or type(exc).__name__}: {exc}") from exc
 
@@ -344,14 +384,6 @@ class S3DriverLog(DriverLog):
         if end <= start:
             return None
         return end, text[start:end].rstrip("\n")
-
-    def tail(self, lines: int = ERROR_TAIL_LINES) -> str:
-        """As :meth:`DriverLog.tail`; an unreadable log gives the reason instead (it is used to
-        describe a failed job run, which must not be masked)."""
-        try:
-            return super().tail(lines)
-        except DriverLogError as exc:
-            return f"({exc})"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -478,16 +510,14 @@ class BookAssetsEmrServerlessClient(PipesEMRServerlessClient):
             params = self._enrich_start_params(context, session, params)
             started = self._start(context, params)
             self.last_job_run_id = started["jobRunId"]
-            logs = self._driver_logs(params, started)
-            self.message_reader.attach(logs["stdout"])
-            for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
-                self.message_reader.add_log_reader(DriverLogForwarder(logs[stream], target))
             try:
+                logs = self._driver_logs(params, started)
+                self.message_reader.attach(logs["stdout"])
+                for stream, target in (("stdout", sys.stdout), ("stderr", sys.stderr)):
+                    self.message_reader.add_log_reader(DriverLogForwarder(logs[stream], target))
                 final = self._poll(context, started)
-            except DagsterExecutionInterruptedError:
-                if self.forward_termination:
-                    context.log.warning(f"[pipes] Dagster run interrupted: cancelling EMR Serverless job run {started['jobRunId']}")
-                    self._terminate(context, started)
+            except BaseException as exc:  # the job run must not outlive this step unnoticed
+                self._abandon(context, started, exc)
                 raise
             job_run = final["jobRun"]
             if job_run["state"] != "SUCCESS":
@@ -520,12 +550,52 @@ class BookAssetsEmrServerlessClient(PipesEMRServerlessClient):
         bucket, prefix = where["s3"]
         return {s: S3DriverLog(self.s3_client, bucket, f"{prefix}/{s}.gz") for s in ("stdout", "stderr")}
 
+    def _abandon(self, context: Any, started: dict, exc: BaseException) -> None:
+        """After ``exc`` (raised while the job run was not yet finished): cancel the job run, best
+        effort. An interrupt is re-raised as is (and cancels only with ``forward_termination``);
+        any other error becomes a :class:`Failure` naming the job run and what became of it."""
+        app, run = started["applicationId"], started["jobRunId"]
+        interrupted = not isinstance(exc, Exception)
+        if interrupted and not self.forward_termination:
+            return
+        where = f"EMR Serverless job run {run} (application {app})"
+        context.log.warning(f"[pipes] {'Dagster run interrupted' if interrupted else type(exc).__name__}: cancelling {where}")
+        try:
+            self.client.cancel_job_run(applicationId=app, jobRunId=run)
+            outcome, cancelled = "was cancelled", True
+        except Exception as cancel_exc:
+            outcome, cancelled = (f"could NOT be cancelled ({type(cancel_exc).__name__}: {cancel_exc}) and may still be "
+                                  f"running: cancel it before a re-run"), False
+            context.log.error(f"[pipes] {where} {outcome}")
+        if interrupted:
+            return
+        raise Failure(
+            description=f"{where}: {type(exc).__name__}: {exc}\nThe job run {outcome}.",
+            metadata={"emr_application_id": MetadataValue.text(app), "emr_job_run_id": MetadataValue.text(run),
+                      "emr_cancelled": MetadataValue.bool(cancelled)},
+        ) from exc
+
+    def _get_job_run(self, context: Any, app: str, run: str) -> dict:
+        """GetJobRun, retried with backoff on throttling, 5xx and connection errors (botocore has
+        already spent its own few quick retries): a blip must not abandon a long job run."""
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(
+                lambda e: is_transient(e) or isinstance(e, (BotoConnectionError, HTTPClientError))),
+            wait=tenacity.wait_exponential(multiplier=self.poll_interval, max=max(60.0, self.poll_interval)),
+            stop=tenacity.stop_after_attempt(POLL_ATTEMPTS),
+            before_sleep=lambda state: context.log.warning(
+                f"[pipes] GetJobRun {run} failed ({state.outcome.exception()}), "
+                f"try {state.attempt_number}/{POLL_ATTEMPTS}: retrying in {state.upcoming_sleep:.0f} s"),
+            reraise=True,
+        )
+        return retrying(self.client.get_job_run, applicationId=app, jobRunId=run)
+
     def _poll(self, context: Any, started: dict) -> dict:
         app, run = started["applicationId"], started["jobRunId"]
         seen = None
         dashboard_tried = False
         while True:
-            response = self.client.get_job_run(applicationId=app, jobRunId=run)
+            response = self._get_job_run(context, app, run)
             state = response["jobRun"]["state"]
             if state != seen:
                 context.log.info(f"[pipes] EMR Serverless job run {run}: {state}")

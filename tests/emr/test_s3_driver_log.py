@@ -74,3 +74,28 @@ def test_forwarder_says_once_why_it_stops_instead_of_dying():
     assert not forwarder.is_running()
     lines = target.getvalue().splitlines()
     assert len(lines) == 1 and "cannot be forwarded" in lines[0] and "s3://logs/jobs/run1/SPARK_DRIVER/stderr.gz" in lines[0]
+
+
+class _SlowDownClient:
+    """S3 throttling a busy prefix (503 SlowDown) until ``ok_after`` calls, then the object."""
+
+    def __init__(self, ok_after: int) -> None:
+        self.calls, self.ok_after = 0, ok_after
+
+    def get_object(self, **kwargs):
+        import io
+
+        self.calls += 1
+        if self.calls <= self.ok_after:
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject")
+        return {"Body": io.BytesIO(gzip.compress(b"one\n"))}
+
+    head_object = get_object
+
+
+def test_throttling_reads_as_nothing_yet_not_as_an_error():
+    log = S3DriverLog(_SlowDownClient(ok_after=2), "logs", "jobs/run1/SPARK_DRIVER/stdout.gz")
+    assert log.read_from(None) is None
+    assert log.exists() is False
+    assert log.read_from(None) == (4, "one")
