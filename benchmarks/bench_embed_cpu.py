@@ -19,6 +19,11 @@ in ``shared/data/covers``. In one run:
   ``--seed-rows`` covers only: it is that slow).
 
 Target: the cover_embeddings path at >= 90% of the bare forward.
+
+``--threads N`` (0 = every core) is pinned through ``BOOK_ASSETS_TORCH_THREADS`` before the first
+model load: ``embed_cover_batches`` loads the model via ``get_clip``, which calls
+``configure_torch_threads()`` and would otherwise reset torch to ``os.cpu_count()``. The run checks
+``torch.get_num_threads()`` after every timed row and prints the value seen in the table title.
 """
 from __future__ import annotations
 
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="the embeddings job's default")
     parser.add_argument("--seed-rows", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=3, help="alternating bare/path rounds")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = every core)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0 = every core); overrides BOOK_ASSETS_TORCH_THREADS")
     parser.add_argument("--model", default="", help="a CLIP checkpoint dir (default: build random ViT-B/32)")
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK / "embed")
     parser.add_argument("--covers-dir", type=Path, default=COVERS_DIR)
@@ -119,9 +125,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from book_assets.clip.model import configure_torch_threads, load_clip
+    from book_assets.clip.model import THREADS_ENV, configure_torch_threads, load_clip
 
-    threads = configure_torch_threads(args.threads or os.cpu_count())
+    threads = max(1, args.threads or os.cpu_count() or 1)
+    # get_clip() -- the path embed_cover_batches loads the model through -- calls
+    # configure_torch_threads() with no argument, which reads this variable and otherwise resets
+    # torch to os.cpu_count(): without it --threads was silently ignored on the path row.
+    os.environ[THREADS_ENV] = str(threads)
+    threads = configure_torch_threads(threads)
+    seen_threads: set[int] = set()
+
+    def check_threads(row: str) -> None:
+        n = torch.get_num_threads()
+        seen_threads.add(n)
+        if n != threads:
+            raise SystemExit(f"{row}: torch.get_num_threads() = {n}, asked for {threads} (--threads)")
+
     args.work_dir.mkdir(parents=True, exist_ok=True)
     label = "ViT-B/32 (random weights)"
     if args.smoke:
@@ -153,10 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         chunk = paths[r * share:(r + 1) * share] or paths[:share]
         with Timer() as t:
             n = run_bare(bundle, len(chunk), args.batch_size)
+        check_threads(bare_name)
         totals[bare_name][0] += n
         totals[bare_name][1] += t.seconds
         with Timer() as t:
             n = run_path(model_id, chunk, args.batch_size)
+        check_threads(path_name)
         totals[path_name][0] += n
         totals[path_name][1] += t.seconds
         log(f"round {r + 1}: bare {totals[bare_name][0] / totals[bare_name][1]:.1f}/s, "
@@ -165,16 +186,19 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = (n, secs)
     with Timer() as t:
         n = run_preprocess(bundle, paths, args.batch_size)
+    check_threads("decode + preprocess only")
     results["decode + preprocess only"] = (n, t.seconds)
     with Timer() as t:
         n = run_seed_udf(model_id, paths[: args.seed_rows])
+    check_threads("seed's per-row UDF")
     results["seed's per-row UDF (model loaded per row)"] = (n, t.seconds)
     log(f"seed: {n / t.seconds:.2f}/s")
 
     bare_rate = results["bare forward (pre-made tensors)"][0] / results["bare forward (pre-made tensors)"][1]
     rows = [[name, n, secs, n / secs, f"{(n / secs) / bare_rate:.1%}"] for name, (n, secs) in results.items()]
     print_table(
-        f"CPU embedding throughput: {label}, batch {args.batch_size}, {threads} torch threads",
+        f"CPU embedding throughput: {label}, batch {args.batch_size}, {threads} torch threads "
+        f"(torch.get_num_threads() = {'/'.join(map(str, sorted(seen_threads)))} in every row)",
         ["path", "covers", "seconds", "covers/s", "of bare forward"], rows,
         notes=["target: cover_embeddings path >= 90% of the bare forward",
                f"covers: real JPEGs from {args.covers_dir.name}/ ({len(files)} files, cycled)"],
