@@ -77,6 +77,13 @@ def _decode_fully(img: Image.Image, data: bytes) -> None:
             raise OSError("JPEG has no end-of-image marker")
 
 
+def too_few_bytes(size: int, min_bytes: int) -> str | None:
+    """The ``too_small`` detail for an image of ``size`` bytes under ``min_bytes``, else None:
+    the byte rule of :func:`inspect_image`, also used to judge cached covers by their recorded
+    size without reading them."""
+    return f"{size} bytes < {min_bytes}" if size < min_bytes else None
+
+
 def inspect_image(
     data: bytes,
     *,
@@ -112,8 +119,9 @@ def _inspect(data: bytes, *, min_bytes: int, min_side: int, max_pixels: int) -> 
         if pixels > max_pixels:
             return _fail(DECOMPRESSION_BOMB, f"{fmt} header declares {width}x{height} = {pixels} pixels "
                          f"> {max_pixels}", width, height, fmt)
-        if size < min_bytes:
-            return _fail(TOO_SMALL, f"{size} bytes < {min_bytes}", width, height, fmt)
+        small = too_few_bytes(size, min_bytes)
+        if small:
+            return _fail(TOO_SMALL, small, width, height, fmt)
         if min(width, height) < min_side:
             return _fail(TOO_SMALL, f"{width}x{height} has a side < {min_side}px", width, height, fmt)
         try:

@@ -39,7 +39,7 @@ def cached_too_small(cover_cache, urls: dict[int, str], min_bytes: int,
     """``too_small`` failures, under the current ``min_bytes``, among covers (id -> URL) whose
     embedding is cached: judged from the size their cover cache entry records (no request, no
     blob read). A cover without an entry for that URL, or without a recorded size, is kept."""
-    from book_assets.covers.images import TOO_SMALL
+    from book_assets.covers.images import TOO_SMALL, too_few_bytes
 
     def judge(item: tuple[int, str]):
         cover_id, url = item
@@ -47,9 +47,10 @@ def cached_too_small(cover_cache, urls: dict[int, str], min_bytes: int,
             entry = cover_cache.lookup(cover_id, url, check_blob=False)
         except Exception:  # an unreadable entry: keep the embedding, as before
             return None
-        if entry is not None and entry.sha256 and 0 < entry.size < min_bytes:
-            return cover_id, (TOO_SMALL, f"{entry.size} bytes < {min_bytes}")
-        return None
+        if entry is None or not entry.sha256 or entry.size <= 0:  # no kept bytes, or no size recorded
+            return None
+        small = too_few_bytes(entry.size, min_bytes)
+        return (cover_id, (TOO_SMALL, small)) if small else None
 
     with cf.ThreadPoolExecutor(max(1, workers), thread_name_prefix="min-bytes") as pool:
         return dict(r for r in pool.map(judge, urls.items()) if r is not None)

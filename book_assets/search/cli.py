@@ -119,7 +119,7 @@ def main(
     except Exception as exc:  # Milvus unreachable, model missing, ...: set-up, not bad input
         return _fail(f"cannot start the search: {type(exc).__name__}: {_describe(exc)}")
     try:
-        if not service.store.has_collection():
+        if service_factory is not None and not service.store.has_collection():  # from_settings checked
             raise MissingCollection(service.store.collection, service.store.uri)
         if like is not None:
             results = service.more_like_this(like, years=years, top_k=top_k)

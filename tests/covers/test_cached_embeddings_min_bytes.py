@@ -21,6 +21,24 @@ def test_covers_under_the_current_threshold_become_too_small(tmp_path):
     assert cached_too_small(cache, urls, 10) == {}
 
 
+def test_same_verdict_as_inspecting_the_bytes(tmp_path):
+    """A cached cover is failed exactly when, and as, inspecting its bytes would fail it."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 96), (200, 30, 30)).save(buf, "JPEG")
+    data = buf.getvalue()
+    cache = CoverCache(str(tmp_path))
+    cache.store_image(1, data, "image/jpeg", url=URL.format(1))
+    for min_bytes in (len(data), len(data) + 1):
+        verdict = images.inspect_image(data, min_bytes=min_bytes)
+        expected = {} if verdict.ok else {1: (verdict.reason, verdict.detail)}
+        assert cached_too_small(cache, {1: URL.format(1)}, min_bytes) == expected
+    assert not images.inspect_image(data, min_bytes=len(data) + 1).ok  # both cases were exercised
+
+
 def test_judged_from_the_index_alone(tmp_path):
     cache = CoverCache(str(tmp_path))
     entry = cache.store_image(1, os.urandom(600), "image/jpeg", url=URL.format(1))

@@ -117,3 +117,18 @@ def test_table_strips_control_characters():
     assert "Nice book]0;owned-title[2J[31mRED next" in row
     assert "A[8m; Émile Zola — 東京" in row
     assert cli.printable("Ünïcode ß 東京 café") == "Ünïcode ß 東京 café"
+
+
+def test_a_cli_query_from_settings_checks_the_collection_once(env, capsys, loaded):
+    """``from_settings(require_collection=True)`` has checked it; the CLI does not ask again."""
+    import book_assets.search.api as api
+
+    env.setenv("BOOK_ASSETS_MILVUS_URI", loaded["uri"])
+    env.setenv("BOOK_ASSETS_MILVUS_COLLECTION", "test_covers")
+    env.setattr(api, "clip_text_encoder", lambda model: FakeEncoder())
+    calls = []
+    real = CoverStore.has_collection
+    env.setattr(CoverStore, "has_collection", lambda self: calls.append(self.collection) or real(self))
+    code, out, err = run(capsys, "robot")
+    assert (code, err) == (0, "") and out.strip()
+    assert calls == ["test_covers"]
