@@ -110,7 +110,7 @@ def test_bench_rebuild_smoke(tmp_path):
     out = _run("bench_rebuild.py", "--work-dir", str(tmp_path), timeout=1500)
     rows = ["staging (openlibrary_dump)"]
     for name in ("recent_fiction + cover_urls", "cover_embeddings + milvus_collection", "whole graph after staging"):
-        rows += [f"full build, cold caches: {name} (10 years)", f"full rebuild, warm caches: {name} (10 years)",
+        rows += [f"full build, cold caches: {name} (3 years)", f"full rebuild, warm caches: {name} (3 years)",
                  f"rebuild 2019, warm caches: {name}"]
     assert _rows(out) == rows
     # the one-year rows carry both ratios; the notes give the embedding counts
