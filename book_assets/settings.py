@@ -25,6 +25,9 @@ DEFAULT_COVER_URL_TEMPLATE = "https://covers.openlibrary.org/b/id/{cover_id}-M.j
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 DEFAULT_COLLECTION = "book_covers"
 DEFAULT_COVERS_RPS = 6.0
+DEFAULT_COVERS_ALLOWED_HOSTS = ".archive.org"
+"""Redirect targets allowed besides the cover URL's own host: OpenLibrary serves archived covers
+from archive.org (``archive.org`` and ``ia*.us.archive.org``)."""
 DEFAULT_HOME = "./data"
 
 MAX_YEARS = 200  # most years one spec may name

@@ -221,14 +221,18 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _host_allowed(url: str, origin: str, allowed: tuple[str, ...] | None) -> bool:
-    """Whether a redirect may go to ``url``: the origin's own host when ``allowed`` is ``None``,
-    else a host (or ``host:port``) in ``allowed``; an entry starting with a dot (``.archive.org``)
-    allows that domain and every host under it (archive.org serves files from ``ia*.us.archive.org``)."""
+    """Whether a redirect may go to ``url``: always to the origin's own host, and to a host (or
+    ``host:port``) in ``allowed``; an entry starting with a dot (``.archive.org``) allows that
+    domain and every host under it (archive.org serves files from ``ia*.us.archive.org``).
+    ``allowed`` adds hosts: naming archive.org must not refuse an http -> https hop on the
+    cover host itself."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    if allowed is None:
-        return parts.hostname == urlsplit(origin).hostname
+    if parts.hostname == urlsplit(origin).hostname:
+        return True
+    if not allowed:
+        return False
     names = {h.strip().lower() for h in allowed}
     if parts.hostname in names or parts.netloc.lower() in names:
         return True

@@ -31,7 +31,8 @@ def build_resources() -> dict:
             max_concurrency=env_value("BOOK_ASSETS_COVERS_CONCURRENCY", 8),
             timeout_s=env_value("BOOK_ASSETS_COVERS_TIMEOUT", 10.0),
             retries=env_value("BOOK_ASSETS_COVERS_RETRIES", 4),
-            allowed_hosts=env_value("BOOK_ASSETS_COVERS_ALLOWED_HOSTS", ""),
+            allowed_hosts=env_value(
+                "BOOK_ASSETS_COVERS_ALLOWED_HOSTS", defaults.DEFAULT_COVERS_ALLOWED_HOSTS, empty_is_value=True),  # "" = own host
             min_bytes=env_value("BOOK_ASSETS_COVERS_MIN_BYTES", 1000),
             max_failure_rate=env_value("BOOK_ASSETS_MAX_COVER_FAILURE_RATE", 0.2),
         ),

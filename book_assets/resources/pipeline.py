@@ -71,7 +71,9 @@ class CoversConfig(ConfigurableResource):
     max_concurrency: int = Field(default=8, description="BOOK_ASSETS_COVERS_CONCURRENCY")
     timeout_s: float = Field(default=10.0, description="BOOK_ASSETS_COVERS_TIMEOUT: seconds per request")
     retries: int = Field(default=4, description="BOOK_ASSETS_COVERS_RETRIES")
-    allowed_hosts: str = Field(default="", description="BOOK_ASSETS_COVERS_ALLOWED_HOSTS: comma-separated redirect targets")
+    allowed_hosts: str = Field(default=defaults.DEFAULT_COVERS_ALLOWED_HOSTS, description=(
+        "BOOK_ASSETS_COVERS_ALLOWED_HOSTS: comma-separated hosts redirects may go to besides the cover URL's own "
+        "host; a leading dot allows a whole domain; empty = the own host only"))
     min_bytes: int = Field(default=1000, description="BOOK_ASSETS_COVERS_MIN_BYTES: smaller images count as 'no cover'")
     max_failure_rate: float = Field(default=0.2, description="BOOK_ASSETS_MAX_COVER_FAILURE_RATE: embeddings check threshold")
 

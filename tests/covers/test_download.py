@@ -274,6 +274,30 @@ def test_allowed_hosts_with_a_leading_dot_allow_a_whole_domain(target, allowed, 
     assert dl._host_allowed(target, "https://covers.openlibrary.org/b/id/1-L.jpg", allowed) is ok
 
 
+@pytest.mark.parametrize("allowed", [None, (), (".archive.org",), ("127.0.0.2",)])
+def test_the_cover_host_itself_is_always_allowed(allowed):
+    """Naming other hosts adds them: an http -> https hop on the cover host is never refused."""
+    origin = "http://covers.openlibrary.org/b/id/1-M.jpg"
+    assert dl._host_allowed("https://covers.openlibrary.org/b/id/1-M.jpg", origin, allowed)
+    assert not dl._host_allowed("https://elsewhere.example/1-M.jpg", origin, allowed)
+
+
+def test_the_default_follows_openlibrary_redirects_to_archive_org(monkeypatch):
+    """With the default settings a redirect from the covers service to archive.org is followed
+    (OpenLibrary serves archived covers from there); nothing else is."""
+    from book_assets.resources.factory import build_resources
+
+    monkeypatch.delenv("BOOK_ASSETS_COVERS_ALLOWED_HOSTS", raising=False)
+    allowed = tuple(h for h in build_resources()["covers"].allowed_hosts.split(",") if h)
+    origin = "https://covers.openlibrary.org/b/id/1-L.jpg"
+    assert dl._host_allowed("https://ia800100.us.archive.org/1/items/x/1-L.jpg", origin, allowed)
+    assert dl._host_allowed("https://archive.org/download/olcovers0/olcovers0-L.zip/1-L.jpg", origin, allowed)
+    assert not dl._host_allowed("https://covers.attacker.invalid/b/id/1-M.jpg", origin, allowed)
+
+    monkeypatch.setenv("BOOK_ASSETS_COVERS_ALLOWED_HOSTS", "")  # set but empty: the cover host only
+    assert build_resources()["covers"].allowed_hosts == ""
+
+
 def test_too_large_and_custom_user_agent(server, cache):
     settings = DownloadSettings(rps=0, max_bytes=10_000, user_agent="test-agent/1.0")
     [o] = CoverDownloader(cache, settings).download_all(items(server, [3]))
