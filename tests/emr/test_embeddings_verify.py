@@ -56,6 +56,18 @@ def _checks(warehouse, emb_rows: list[dict], fail_rows: list[dict], url_ids=IDS)
     return {o.name: o for o in quality.embedding_checks(figures, max_failure_rate=0.5)}, figures
 
 
+def _nan_emb(cid: int) -> dict:
+    row = _emb(cid)
+    row["embedding"] = [float("nan")] + row["embedding"][1:]  # right length, one NaN figure
+    return row
+
+
+def _scaled_emb(cid: int, factor: float) -> dict:
+    row = _emb(cid)
+    row["embedding"] = [x * factor for x in row["embedding"]]  # right length, finite, not unit
+    return row
+
+
 GOOD_EMB = [_emb(c) for c in IDS[:4]]
 GOOD_FAIL = [_fail(IDS[4])]
 
@@ -81,10 +93,20 @@ def test_expected_covers_are_distinct_ids_of_the_url_table(tmp_path):
     (GOOD_EMB + [_emb(99)], GOOD_FAIL, {"all_covers_accounted"}),                          # not in the URL list
     ([_emb(c, DIM * 2) for c in IDS[:4]], GOOD_FAIL, {"embeddings_valid"}),                # every vector wrong size
     (GOOD_EMB[:3] + [_emb(IDS[3], DIM - 1)], GOOD_FAIL, {"embeddings_valid"}),            # one vector wrong size
+    (GOOD_EMB[:3] + [_nan_emb(IDS[3])], GOOD_FAIL, {"embeddings_valid"}),                 # one vector with a NaN
+    (GOOD_EMB[:3] + [_scaled_emb(IDS[3], 2.0)], GOOD_FAIL, {"embeddings_valid"}),         # one vector of norm 2
 ])
 def test_each_fault_fails_its_check(tmp_path, emb_rows, fail_rows, failing):
     checks, _ = _checks(tmp_path, emb_rows, fail_rows)
     assert {n for n, o in checks.items() if not o.passed} == failing
+
+
+def test_nan_and_norm_faults_reach_the_figures(tmp_path):
+    _, figures = _checks(tmp_path, GOOD_EMB[:3] + [_nan_emb(IDS[3])], GOOD_FAIL)
+    assert figures["nan_rows"] == 1 and figures["wrong_dim"] == 0
+    assert figures["max_norm_error"] < 1e-3  # the NaN row is left out of the norm figure
+    _, figures = _checks(tmp_path, GOOD_EMB[:3] + [_scaled_emb(IDS[3], 2.0)], GOOD_FAIL)
+    assert figures["nan_rows"] == 0 and figures["max_norm_error"] == pytest.approx(1.0, abs=1e-5)
 
 
 def test_wrong_dimension_reports_expected_and_seen(tmp_path):
