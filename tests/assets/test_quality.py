@@ -43,10 +43,13 @@ def test_fiction_rules_fail(field, check):
 @pytest.mark.parametrize("field,check", [
     ("duplicate_cover_ids", "urls_unique"), ("duplicate_urls", "urls_unique"),
     ("malformed_urls", "urls_well_formed"), ("bad_cover_id", "cover_ids_positive"),
+    ("null_edition_key", "cover_ids_positive"),
     ("missing_cover_ids", "urls_complete"), ("unexpected_cover_ids", "urls_complete"),
 ])
 def test_cover_url_rules_fail(field, check):
-    assert not _by_name(quality.cover_url_checks(dict(GOOD_URLS, **{field: 1})))[check].passed
+    outcomes = _by_name(quality.cover_url_checks(dict(GOOD_URLS, **{field: 1})))
+    assert not outcomes[check].passed
+    assert all(o.passed for name, o in outcomes.items() if name != check)  # each rule catches its own fault
 
 
 @pytest.mark.parametrize("change,check", [
@@ -85,3 +88,33 @@ def test_dump_rules_fail_above_threshold_and_on_empty_dumps():
     assert not outcomes["malformed_rate_below_threshold"].passed
     assert outcomes["malformed_rate_below_threshold"].metadata["rates"]["works"] == pytest.approx(0.1)
     assert not _by_name(quality.dump_checks({"editions": 0, "works": 0}, {}, 0.02))["dump_has_lines"].passed
+
+
+@pytest.mark.parametrize("lines", [
+    {"editions": 100, "works": 0}, {"editions": 0, "works": 50}, {"editions": 100},  # one dump empty or unread
+])
+def test_dump_has_lines_needs_both_dumps(lines):
+    """A dump that read nothing fails even when the other one has lines (not only when both are empty)."""
+    outcomes = _by_name(quality.dump_checks(lines, {}, 0.02))
+    assert not outcomes["dump_has_lines"].passed
+    assert outcomes["malformed_rate_below_threshold"].passed
+
+
+# The README: "fail above this share" / "fail a year above this failure rate": a rate exactly at the
+# threshold passes, just above it fails. (The figures give rates that are exact in floating point.)
+@pytest.mark.parametrize("failed,passed", [(0, True), (200, True), (201, False), (1000, False)])
+def test_failure_rate_threshold_boundary(failed, passed):
+    figures = dict(GOOD_EMB, covers=1000, failed=failed, embedded=1000 - failed, dims_seen={"512": 1000 - failed})
+    outcome = _by_name(quality.embedding_checks(figures, 0.2))["failure_rate_below_threshold"]
+    assert outcome.passed is passed
+    assert outcome.metadata["failure_rate"] == failed / 1000
+
+
+@pytest.mark.parametrize("bad,passed", [(0, True), (100, True), (101, False)])
+def test_malformed_rate_threshold_boundary(bad, passed):
+    # the worst dump decides: editions exactly at 1%, or just above it; works always clean
+    lines = {"editions": 10_000, "works": 10_000}
+    outcome = _by_name(quality.dump_checks(lines, {"editions": {"bad_json": bad}, "works": {}}, 0.01))[
+        "malformed_rate_below_threshold"]
+    assert outcome.passed is passed
+    assert outcome.metadata["rates"] == {"editions": bad / 10_000, "works": 0.0}
