@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install (if needed) and run the whole test suite, slow end-to-end tests included.
+# Install or refresh .venv, then run the whole test suite, slow end-to-end tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
