@@ -1,7 +1,11 @@
 """EMR Serverless launch mode of :class:`~book_assets.resources.spark.SparkLauncher`.
 
-:class:`EmrServerlessConfig` holds the settings (launchpad-visible, one ``BOOK_ASSETS_EMR_*`` env
-var each); :func:`build_start_job_run_request` turns them into a *fresh* StartJobRun request for
+:class:`EmrServerlessConfig` holds the settings. All of them show in the launchpad. Most are set by
+one ``BOOK_ASSETS_EMR_*`` env var each (``resources/factory.py::build_emr_config``). These are
+launchpad-only, with no env var: ``driver_cores``, ``driver_memory``, ``max_partition_bytes``,
+``min_executors``, ``initial_executors``, ``spark_conf``, ``log_group_name``,
+``log_stream_prefix``, ``poll_interval_s`` and ``allow_local_paths``.
+:func:`build_start_job_run_request` turns them into a *fresh* StartJobRun request for
 one job (the Pipes client mutates the dict it is given); :func:`run_emr_serverless_job` runs it
 through :class:`BookAssetsEmrServerlessClient`, a subclass of dagster-aws's
 ``PipesEMRServerlessClient`` that works around these upstream defects (dagster-aws 0.29.27):
@@ -10,8 +14,9 @@ through :class:`BookAssetsEmrServerlessClient`, a subclass of dagster-aws's
   (moto, some partitions/proxies) fails the whole run. Here it is optional.
 * on FAILED/CANCELLED it raises ``RuntimeError("EMR Serverless job failed")`` *before* Pipes
   messages and logs are read, so the driver's traceback never reaches Dagster. Here the session
-  drains messages and logs first and the error names the job run id, its state details and the
-  tail of the driver's stderr.
+  drains messages and logs first. The error names the job run id and its state details, then
+  shows the tail of the driver's stdout (Pipes messages removed; the Python traceback is there)
+  and then the tail of its stderr.
 * messages are only read after the job finished (log group/stream are announced at the end).
   Here they are announced right after StartJobRun, so logs and messages stream during the run.
 * ``PipesCloudWatchLogReader`` busy-loops (no sleep, never checks for session close) on an
