@@ -1,8 +1,11 @@
 """Project defaults, the one parser of year specs, and the settings the search front end reads.
 
-* ``DEFAULT_*``: the defaults of the ``BOOK_ASSETS_*`` variables. The Dagster resources
-  (``book_assets/resources/``, which wrap the variables in ``EnvVar``s) and the search CLI/web app
-  import them from here so they agree.
+* ``DEFAULT_*``: the defaults of some ``BOOK_ASSETS_*`` variables: the home folder, the dump
+  URLs, the cover URL template and allowed redirect hosts, the covers rate, the CLIP model and the
+  collection name. The Dagster resources (``book_assets/resources/``) and the search CLI/web app
+  import them from here so they agree. Other defaults are literals where the variable is read:
+  most in ``book_assets/resources/factory.py`` (numbers such as part sizes, thresholds and batch
+  sizes; the Spark and EMR settings), a few in other modules (e.g. ``assets/automation.py``).
 * :func:`parse_year_spec`: the single implementation of the year syntax (``2019``,
   ``2015-2024``, ``2015,2018-2020``) used by ``BOOK_ASSETS_YEARS``, the Spark jobs' ``--years``,
   the EMR launcher, the quickstart and the search input checks. Stdlib only, so the Spark job

@@ -1,7 +1,13 @@
 """Pipeline settings as Dagster resources: where data lives, the dump sources, covers and CLIP.
 
-Each field is fed from one ``BOOK_ASSETS_*`` environment variable (see README), via
-:func:`book_assets.resources.env.env_value`, so the launchpad shows which env var sets it.
+Each field but one is fed from one ``BOOK_ASSETS_*`` environment variable (see README), via
+:func:`book_assets.resources.env.env_value`. Where the variable is set, the launchpad shows it as
+an ``EnvVar``. Two exceptions:
+
+* ``ClipConfig.chunk_size`` has no environment variable: set it in the launchpad.
+* The float settings (``max_malformed_rate``, ``CoversConfig.rps``, ``timeout_s`` and
+  ``max_failure_rate``) are plain values read when the definitions load. Dagster has no float
+  ``EnvVar``, so the launchpad shows the number, not the variable's name.
 """
 from __future__ import annotations
 
