@@ -319,13 +319,47 @@ def test_duplicates_and_unreachable_host(cache, server):
     assert server.requests_for(5) == 1
 
 
-def test_cache_errors_do_not_raise(server, tmp_path):
-    class BrokenCache(CoverCache):
-        def store_image(self, cover_id, data, content_type):
-            raise OSError("disk full")
+class BrokenCache(CoverCache):
+    """A cache whose index cannot be read and whose disk is full. The signatures are open
+    (``*args, **kwargs``): a fake that does not accept the real calls raises TypeError instead,
+    and the paths for the real errors are never run."""
 
-        def lookup(self, cover_id):
-            raise RuntimeError("index unreadable")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[str] = []
 
-    [o] = CoverDownloader(BrokenCache(str(tmp_path)), DownloadSettings(rps=0)).download_all(items(server, [1]))
-    assert (o.status, o.reason) == ("failed", dl.CACHE_ERROR)
+    def lookup(self, *args, **kwargs):
+        self.calls.append("lookup")
+        raise RuntimeError("index unreadable")
+
+    def store_image(self, *args, **kwargs):
+        self.calls.append("store_image")
+        raise OSError("disk full")
+
+    def store_failure(self, *args, **kwargs):
+        self.calls.append("store_failure")
+        raise OSError("disk full")
+
+
+def test_cache_errors_do_not_raise(server, tmp_path, caplog):
+    """An unreadable index still downloads the cover; a cover that cannot be stored fails as
+    ``cache_error`` with the store's own error as its detail (no sha256 pointing at nothing)."""
+    cache = BrokenCache(str(tmp_path))
+    with caplog.at_level("WARNING", logger=dl.__name__):
+        [o] = CoverDownloader(cache, DownloadSettings(rps=0)).download_all(items(server, [1]))
+    assert cache.calls == ["lookup", "store_image"]
+    assert server.requests_for(1) == 1  # the lookup error did not stop the download
+    assert (o.status, o.reason, o.sha256, o.from_cache, o.attempts) == ("failed", dl.CACHE_ERROR, None, False, 1)
+    assert o.detail == "OSError: disk full"
+    assert "index unreadable" in caplog.text and "disk full" in caplog.text
+    assert "TypeError" not in caplog.text and "unexpected error" not in caplog.text
+
+
+def test_a_failure_that_cannot_be_cached_keeps_its_own_reason(server, tmp_path, caplog):
+    server.set_behaviour(1, Behaviour.not_found())
+    cache = BrokenCache(str(tmp_path))
+    with caplog.at_level("WARNING", logger=dl.__name__):
+        [o] = CoverDownloader(cache, DownloadSettings(rps=0)).download_all(items(server, [1]))
+    assert cache.calls == ["lookup", "store_failure"]
+    assert (o.status, o.reason, o.attempts) == ("failed", dl.HTTP_404, 1)
+    assert "could not cache failure http_404: disk full" in caplog.text
