@@ -59,10 +59,17 @@ def test_configure_torch_threads(monkeypatch):
         monkeypatch.setenv(clip_model.THREADS_ENV, "1")
         assert configure_torch_threads() == 1
         assert torch.get_num_threads() == 1
-        assert configure_torch_threads(2) == 2
+        assert configure_torch_threads(2) == 2  # an explicit n wins over the env
+        assert torch.get_num_threads() == 2  # and is applied, not only returned
         monkeypatch.delenv(clip_model.THREADS_ENV)
         monkeypatch.setattr(clip_model, "_spark_task_cpus", lambda: 3)
         assert configure_torch_threads() == 3
+        assert torch.get_num_threads() == 3
+        monkeypatch.setattr(clip_model, "_spark_task_cpus", lambda: None)
+        monkeypatch.setattr(clip_model.os, "cpu_count", lambda: 5)
+        assert configure_torch_threads() == 5
+        assert torch.get_num_threads() == 5
+        assert configure_torch_threads(0) == 1 and torch.get_num_threads() == 1  # never below one
     finally:
         torch.set_num_threads(before)
 
