@@ -6,7 +6,7 @@
 
 Runs the real :class:`book_assets.covers.download.CoverDownloader` (urllib3 pool, rate limiter,
 image validation with a full decode, content-addressed cache writes) against
-``tests/support/cover_server.CoverServer`` serving the real covers in ``shared/data/covers``
+``tests/support/cover_server.CoverServer`` serving the real covers in ``../shared/data/covers``
 with ``latency_s`` added to every answer, each run into a fresh cache (no hits). The server runs
 in its own process (``--same-process`` puts it back in the client's): a real covers service does
 not share the downloader's interpreter and GIL, and in one process the server's request handling

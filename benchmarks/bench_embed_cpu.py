@@ -8,7 +8,7 @@ openai/clip-vit-base-patch32's architecture: 768-wide, 12-layer, patch-32 image 
 with random weights -- speed does not depend on the weights -- saved once with
 ``save_pretrained`` beside the CLIP image processor and CLIP's BPE tokenizer (``_vit_b32.py``), and loaded
 through ``book_assets.clip.model.load_clip`` like a hub checkpoint. Covers are the real JPEGs
-in ``shared/data/covers``. In one run:
+in ``../shared/data/covers``. In one run:
 
 * ``bare forward``: ``embed_pixel_values`` on pre-made (B, 3, 224, 224) tensors -- the ceiling;
 * ``cover_embeddings path``: ``book_assets.clip.spark_udf.embed_cover_batches`` -- the

@@ -16,8 +16,9 @@ How it works (Milvus 2.3 … 2.6, the gRPC ``Import`` API every server version h
    coordinator's next target update (seconds), so :func:`wait_visible` polls a Strong count
    until it equals the number of imported rows.
 
-``pymilvus[bulk_writer]`` (minio, azure-storage-blob, ml_dtypes) is needed for step 1; without
-it :func:`bulk_available` says why and the store inserts instead.
+``pymilvus[bulk_writer]`` (minio, azure-storage-blob, ml_dtypes) is needed for step 1. setup.py
+installs it; if an environment lacks it, :func:`bulk_available` says why and the store inserts
+instead.
 """
 from __future__ import annotations
 
