@@ -91,3 +91,84 @@ def test_cover_urls_are_judged_against_the_years_fiction(tmp_path, spark):
     assert (empty["missing_cover_ids"], empty["passed"]) == (2, False)
     stray = judged([1001, 1002, 4242], "stray")
     assert (stray["unexpected_cover_ids"], stray["passed"]) == (1, False)
+
+
+
+def _url(cover_id) -> str:
+    return f"https://c.example/b/id/{cover_id}-M.jpg"
+
+
+def _urls(*changes: dict) -> list[dict]:
+    """The URL list the job writes for fiction covers 1001 and 1002, with rows changed or added."""
+    rows = [{"cover_id": c, "edition_key": f"/books/OL{c - 1000}M", "url": _url(c)} for c in (1001, 1002)]
+    for n, change in enumerate(changes):
+        if n < len(rows):
+            rows[n] = {**rows[n], **change}
+        else:
+            rows.append({"cover_id": 1003, "edition_key": "/books/OL3M", "url": _url(1003), **change})
+    return rows
+
+
+# case: (table, rows written to the year folder, figures that must differ from 0, checks that must
+# fail, checks that may fail too). Every other counted figure must be 0 and every other check pass.
+# "may fail": countDistinct skips nulls, so a null cover id / edition key is also counted as a
+# duplicate (duplicate_cover_ids / duplicate_edition_keys) and fails the uniqueness check as well.
+_FAULTS = {
+    "urls_clean": ("cover_urls", _urls(), {}, set(), set()),
+    "urls_duplicate_url": ("cover_urls", _urls({}, {"url": _url(1001)}), {"duplicate_urls": 1}, {"urls_unique"}, set()),
+    "urls_duplicate_cover_id": ("cover_urls", _urls({}, {"cover_id": 1001}),
+                                {"duplicate_cover_ids": 1, "missing_cover_ids": 1}, {"urls_unique", "urls_complete"},
+                                set()),
+    "urls_malformed_url": ("cover_urls", _urls({}, {"url": "covers.example/b/id/1002-M.jpg"}),
+                           {"malformed_urls": 1}, {"urls_well_formed"}, set()),
+    "urls_url_without_path": ("cover_urls", _urls({"url": "https://covers.example"}), {"malformed_urls": 1},
+                              {"urls_well_formed"}, set()),
+    # a listed cover id that the year's fiction lacks also fails urls_complete (0 and -5 are never there)
+    "urls_zero_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": 0}), {"bad_cover_id": 1, "unexpected_cover_ids": 1},
+                           {"cover_ids_positive", "urls_complete"}, set()),
+    "urls_negative_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": -5}),
+                               {"bad_cover_id": 1, "unexpected_cover_ids": 1}, {"cover_ids_positive", "urls_complete"},
+                               set()),
+    "urls_null_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": None}), {"bad_cover_id": 1},
+                           {"cover_ids_positive"}, {"urls_unique"}),
+    "urls_null_edition_key": ("cover_urls", _urls({}, {"edition_key": None}), {"null_edition_key": 1},
+                              {"cover_ids_positive"}, set()),
+    "fiction_clean": ("recent_fiction", [_row(1), _row(2, work_key=None)], {"null_work_key": 1}, set(), set()),
+    "fiction_null_edition_key": ("recent_fiction", [_row(1), _row(2, work_key=None), _row(3, edition_key=None)],
+                                 {"null_edition_key": 1, "null_work_key": 1}, {"no_null_keys"}, {"unique_editions"}),
+}
+_COUNTED = {
+    "cover_urls": ("duplicate_cover_ids", "duplicate_urls", "malformed_urls", "bad_cover_id", "null_edition_key",
+                   "missing_cover_ids", "unexpected_cover_ids"),
+    "recent_fiction": ("null_edition_key", "null_work_key", "null_title", "pages_not_over_100", "not_english",
+                       "year_mismatch"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FAULTS))
+def test_a_planted_fault_is_counted_and_fails_its_check(tmp_path, spark, case):
+    """A fault planted in a ``cover_urls`` or ``recent_fiction`` year folder is counted by its figure,
+    and the quality rules then fail the check that names it; the clean folders fail none."""
+    from book_assets.emr.verify import verify_cover_urls_year
+    from book_assets.warehouse import COVER_URLS, COVER_URLS_SCHEMA
+
+    table, rows, counted, must_fail, may_fail = _FAULTS[case]
+    fiction = year_uri(str(tmp_path), RECENT_FICTION, 2019)
+    os.makedirs(fiction)
+    fiction_rows = rows if table == "recent_fiction" else [_row(1), _row(2)]  # covers 1001 and 1002
+    pq.write_table(pa.Table.from_pylist(fiction_rows, schema=RECENT_FICTION_SCHEMA), f"{fiction}/part-0.parquet")
+    if table == "cover_urls":
+        folder = year_uri(str(tmp_path / "urls"), COVER_URLS, 2019)
+        os.makedirs(folder)
+        pq.write_table(pa.Table.from_pylist(rows, schema=COVER_URLS_SCHEMA), f"{folder}/part-0.parquet")
+        figures = verify_cover_urls_year(spark, folder, fiction)
+        outcomes = quality.cover_url_checks(figures)
+    else:
+        figures = verify_fiction_years(spark, {2019: fiction})[2019]
+        outcomes = quality.fiction_checks(figures)
+
+    assert figures["rows"] == len(rows)
+    judged = [k for k in _COUNTED[table] if not (may_fail and k == "duplicate_cover_ids")]  # see _FAULTS
+    assert {k: figures[k] for k in judged} == {**dict.fromkeys(judged, 0), **counted}, figures
+    failed = {o.name for o in outcomes if not o.passed}
+    assert must_fail <= failed <= must_fail | may_fail, (failed, figures)
