@@ -28,11 +28,14 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
         F.sum(F.col("title").isNull().cast("int")).alias("null_title"),
         F.sum((F.col("pages").isNull() | (F.col("pages") <= MIN_PAGES_EXCLUSIVE)).cast("int")).alias("pages_not_over_100"),
         F.sum((~F.coalesce(F.array_contains("languages", ENGLISH), F.lit(False))).cast("int")).alias("not_english"),
+        # duplicates = non-null keys - distinct keys (countDistinct skips nulls; a null key is
+        # counted by null_edition_key, not as a duplicate)
+        F.count("edition_key").alias("edition_keys"),
         F.countDistinct("edition_key").alias("distinct_edition_keys"),
         F.sum(F.col("cover_id").isNotNull().cast("int")).alias("with_cover"),
     ).collect()
     names = ("rows", "null_edition_key", "null_work_key", "null_title", "pages_not_over_100", "not_english",
-             "distinct_edition_keys", "with_cover")
+             "edition_keys", "distinct_edition_keys", "with_cover")
     found = {r["_folder_year"]: {k: int(r[k] or 0) for k in names} for r in rows}
     mismatched: dict = {}
     for r in df.groupBy("_folder_year", "publish_date").count().collect():
@@ -42,7 +45,7 @@ def verify_fiction_years(spark: Any, paths: dict[int, str]) -> dict[int, dict]:
     for year in paths:
         figures = found.get(year, dict.fromkeys(names, 0))
         figures["year_mismatch"] = mismatched.get(year, 0)
-        figures["duplicate_edition_keys"] = figures["rows"] - figures.pop("distinct_edition_keys")
+        figures["duplicate_edition_keys"] = figures.pop("edition_keys") - figures.pop("distinct_edition_keys")
         out[year] = figures
     unexpected = set(found) - set(paths)
     if unexpected:  # a file whose folder name is not one of the years read: cannot happen unless renamed
@@ -62,7 +65,11 @@ def verify_cover_urls_year(spark: Any, path: str, fiction_path: str) -> dict:
     df = spark.read.parquet(path)
     row = df.agg(
         F.count("*").alias("rows"),
+        # duplicates = non-null values - distinct values (countDistinct skips nulls; a null is
+        # counted by bad_cover_id / malformed_urls, not as a duplicate)
+        F.count("cover_id").alias("cover_ids"),
         F.countDistinct("cover_id").alias("distinct_cover_ids"),
+        F.count("url").alias("urls"),
         F.countDistinct("url").alias("distinct_urls"),
         F.sum((F.col("cover_id").isNull() | (F.col("cover_id") <= 0)).cast("int")).alias("bad_cover_id"),
         F.sum(F.col("edition_key").isNull().cast("int")).alias("null_edition_key"),
@@ -70,8 +77,8 @@ def verify_cover_urls_year(spark: Any, path: str, fiction_path: str) -> dict:
     figures = {k: int(v or 0) for k, v in row.items()}
     urls = [r["url"] for r in df.select("url").collect()]
     figures["malformed_urls"] = sum(1 for u in urls if not is_well_formed_cover_url(u))
-    figures["duplicate_cover_ids"] = figures["rows"] - figures.pop("distinct_cover_ids")
-    figures["duplicate_urls"] = figures["rows"] - figures.pop("distinct_urls")
+    figures["duplicate_cover_ids"] = figures.pop("cover_ids") - figures.pop("distinct_cover_ids")
+    figures["duplicate_urls"] = figures.pop("urls") - figures.pop("distinct_urls")
     expected = (spark.read.parquet(fiction_path).filter(F.col("cover_id") > 0).select("cover_id").distinct())
     written = df.filter(F.col("cover_id").isNotNull()).select("cover_id").distinct()
     figures["missing_cover_ids"] = expected.subtract(written).count()

@@ -110,38 +110,38 @@ def _urls(*changes: dict) -> list[dict]:
 
 
 # case: (table, rows written to the year folder, figures that must differ from 0, checks that must
-# fail, checks that may fail too). Every other counted figure must be 0 and every other check pass.
-# "may fail": countDistinct skips nulls, so a null cover id / edition key is also counted as a
-# duplicate (duplicate_cover_ids / duplicate_edition_keys) and fails the uniqueness check as well.
+# fail). Every other counted figure must be 0 and every other check pass: a null key is counted by
+# its null figure only, never as a duplicate too.
 _FAULTS = {
-    "urls_clean": ("cover_urls", _urls(), {}, set(), set()),
-    "urls_duplicate_url": ("cover_urls", _urls({}, {"url": _url(1001)}), {"duplicate_urls": 1}, {"urls_unique"}, set()),
+    "urls_clean": ("cover_urls", _urls(), {}, set()),
+    "urls_duplicate_url": ("cover_urls", _urls({}, {"url": _url(1001)}), {"duplicate_urls": 1}, {"urls_unique"}),
     "urls_duplicate_cover_id": ("cover_urls", _urls({}, {"cover_id": 1001}),
-                                {"duplicate_cover_ids": 1, "missing_cover_ids": 1}, {"urls_unique", "urls_complete"},
-                                set()),
+                                {"duplicate_cover_ids": 1, "missing_cover_ids": 1}, {"urls_unique", "urls_complete"}),
     "urls_malformed_url": ("cover_urls", _urls({}, {"url": "covers.example/b/id/1002-M.jpg"}),
-                           {"malformed_urls": 1}, {"urls_well_formed"}, set()),
+                           {"malformed_urls": 1}, {"urls_well_formed"}),
     "urls_url_without_path": ("cover_urls", _urls({"url": "https://covers.example"}), {"malformed_urls": 1},
-                              {"urls_well_formed"}, set()),
+                              {"urls_well_formed"}),
     # a listed cover id that the year's fiction lacks also fails urls_complete (0 and -5 are never there)
     "urls_zero_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": 0}), {"bad_cover_id": 1, "unexpected_cover_ids": 1},
-                           {"cover_ids_positive", "urls_complete"}, set()),
+                           {"cover_ids_positive", "urls_complete"}),
     "urls_negative_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": -5}),
-                               {"bad_cover_id": 1, "unexpected_cover_ids": 1}, {"cover_ids_positive", "urls_complete"},
-                               set()),
+                               {"bad_cover_id": 1, "unexpected_cover_ids": 1}, {"cover_ids_positive", "urls_complete"}),
     "urls_null_cover_id": ("cover_urls", _urls({}, {}, {"cover_id": None}), {"bad_cover_id": 1},
-                           {"cover_ids_positive"}, {"urls_unique"}),
+                           {"cover_ids_positive"}),
+    "urls_null_url": ("cover_urls", _urls({}, {"url": None}), {"malformed_urls": 1}, {"urls_well_formed"}),
     "urls_null_edition_key": ("cover_urls", _urls({}, {"edition_key": None}), {"null_edition_key": 1},
-                              {"cover_ids_positive"}, set()),
-    "fiction_clean": ("recent_fiction", [_row(1), _row(2, work_key=None)], {"null_work_key": 1}, set(), set()),
+                              {"cover_ids_positive"}),
+    "fiction_clean": ("recent_fiction", [_row(1), _row(2, work_key=None)], {"null_work_key": 1}, set()),
+    "fiction_duplicate_edition_key": ("recent_fiction", [_row(1), _row(2), _row(1)], {"duplicate_edition_keys": 1},
+                                      {"unique_editions"}),
     "fiction_null_edition_key": ("recent_fiction", [_row(1), _row(2, work_key=None), _row(3, edition_key=None)],
-                                 {"null_edition_key": 1, "null_work_key": 1}, {"no_null_keys"}, {"unique_editions"}),
+                                 {"null_edition_key": 1, "null_work_key": 1}, {"no_null_keys"}),
 }
 _COUNTED = {
     "cover_urls": ("duplicate_cover_ids", "duplicate_urls", "malformed_urls", "bad_cover_id", "null_edition_key",
                    "missing_cover_ids", "unexpected_cover_ids"),
     "recent_fiction": ("null_edition_key", "null_work_key", "null_title", "pages_not_over_100", "not_english",
-                       "year_mismatch"),
+                       "year_mismatch", "duplicate_edition_keys"),
 }
 
 
@@ -152,7 +152,7 @@ def test_a_planted_fault_is_counted_and_fails_its_check(tmp_path, spark, case):
     from book_assets.emr.verify import verify_cover_urls_year
     from book_assets.warehouse import COVER_URLS, COVER_URLS_SCHEMA
 
-    table, rows, counted, must_fail, may_fail = _FAULTS[case]
+    table, rows, counted, must_fail = _FAULTS[case]
     fiction = year_uri(str(tmp_path), RECENT_FICTION, 2019)
     os.makedirs(fiction)
     fiction_rows = rows if table == "recent_fiction" else [_row(1), _row(2)]  # covers 1001 and 1002
@@ -168,7 +168,7 @@ def test_a_planted_fault_is_counted_and_fails_its_check(tmp_path, spark, case):
         outcomes = quality.fiction_checks(figures)
 
     assert figures["rows"] == len(rows)
-    judged = [k for k in _COUNTED[table] if not (may_fail and k == "duplicate_cover_ids")]  # see _FAULTS
+    judged = list(_COUNTED[table])
     assert {k: figures[k] for k in judged} == {**dict.fromkeys(judged, 0), **counted}, figures
     failed = {o.name for o in outcomes if not o.passed}
-    assert must_fail <= failed <= must_fail | may_fail, (failed, figures)
+    assert failed == must_fail, (failed, figures)
