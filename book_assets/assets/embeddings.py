@@ -55,9 +55,8 @@ def cover_embeddings(
         "--rps", str(covers.rps), "--concurrency", str(covers.max_concurrency),
         "--timeout", str(covers.timeout_s), "--retries", str(covers.retries),
         "--min-bytes", str(covers.min_bytes),
+        f"--allowed-hosts={covers.allowed_hosts}",  # always: "" (the cover host only) differs from the default
     ]
-    if covers.allowed_hosts:
-        args += ["--allowed-hosts", covers.allowed_hosts]
     report = spark.run_job(context, "embeddings", args).report
     per_year = report["per_year"]
     samples = [u for y in years for u in per_year[str(y)]["sample_urls"]][:8]

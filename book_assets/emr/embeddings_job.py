@@ -84,21 +84,10 @@ def model_dim(model_id: str) -> int:
     return int(CLIPConfig.from_pretrained(model_id).projection_dim)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    from book_assets import embedding_cache
-    from book_assets.clip.spark_udf import OUTPUT_SCHEMA_DDL, embed_cover_batches
-    from book_assets.covers.cache import CoverCache
-    from book_assets.covers.download import CoverDownloader, DownloadSettings
-    from book_assets.emr.job_runtime import build_spark, open_reporter, parse_years_arg
-    from book_assets.emr.verify import verify_embeddings_year
-    from book_assets.storage import read_parquet_dir, replace_parquet_dirs
-    from book_assets.warehouse import (
-        COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, year_uri,
-    )
+def build_parser() -> argparse.ArgumentParser:
+    """The job's command line (the ``cover_embeddings`` asset builds its arguments)."""
+    from book_assets.emr.job_runtime import parse_years_arg
+    from book_assets.settings import DEFAULT_COVERS_ALLOWED_HOSTS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warehouse", required=True)
@@ -111,10 +100,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--retries", type=int, default=4)
-    parser.add_argument("--allowed-hosts", default="")
+    parser.add_argument("--allowed-hosts", default=DEFAULT_COVERS_ALLOWED_HOSTS,
+                        help="hosts redirects may go to besides the cover URL's own (comma-separated; '' = none)")
     parser.add_argument("--min-bytes", type=int, default=1000)
     parser.add_argument("--report-out", default="")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from book_assets import embedding_cache
+    from book_assets.clip.spark_udf import OUTPUT_SCHEMA_DDL, embed_cover_batches
+    from book_assets.covers.cache import CoverCache
+    from book_assets.covers.download import CoverDownloader, DownloadSettings
+    from book_assets.emr.job_runtime import build_spark, open_reporter
+    from book_assets.emr.verify import verify_embeddings_year
+    from book_assets.storage import read_parquet_dir, replace_parquet_dirs
+    from book_assets.warehouse import (
+        COVER_EMBEDDINGS, COVER_EMBEDDINGS_SCHEMA, COVER_FAILURES, COVER_FAILURES_SCHEMA, COVER_URLS, year_uri,
+    )
+
+    args = build_parser().parse_args(argv)
 
     with open_reporter(args.report_out or None) as reporter:
         expected_dim = model_dim(args.model)
