@@ -51,7 +51,7 @@ def test_empty_pages_are_followed_until_the_token_repeats(logs):
 
 def test_pages_per_read_are_capped_and_the_next_read_goes_on(logs, monkeypatch):
     client, stubber = logs
-    monkeypatch.setattr(emr_serverless, "MAX_LOG_PAGES", 3, raising=False)
+    monkeypatch.setattr(emr_serverless, "MAX_LOG_PAGES", 3)
     log = CloudWatchDriverLog(client, GROUP, STREAM)
     for after, token in ((None, "f/1"), ("f/1", "f/2"), ("f/2", "f/3")):
         page(stubber, after, [], token)

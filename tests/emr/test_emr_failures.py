@@ -137,7 +137,7 @@ def test_transient_polling_errors_are_retried():
 
 
 def test_transient_polling_errors_are_retried_a_bounded_number_of_times(monkeypatch):
-    monkeypatch.setattr(emr_serverless, "POLL_ATTEMPTS", 3, raising=False)
+    monkeypatch.setattr(emr_serverless, "POLL_ATTEMPTS", 3)
     emr = FakeEmr(aws_error("ThrottlingException", "GetJobRun"))
     failure, _ = run_step(emr)
     assert emr.polls == 3
