@@ -30,11 +30,11 @@ their content, so several threads or processes can share one cache without locks
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import threading
 import time
-import uuid
 from dataclasses import asdict, dataclass
 
 import pyarrow.fs as pafs
@@ -66,6 +66,51 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
         fs, path = pafs.FileSystem.from_uri(root)
         return fs, path.rstrip("/")
     return pafs.LocalFileSystem(), os.path.abspath(root)
+
+
+_tmp_serial = itertools.count()
+
+
+def _write_local(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole: a tmp file unique to this process and thread, ``fsync``,
+    then ``os.replace``; the tmp file is removed if anything fails.
+
+    Plain ``os`` calls rather than ``open()``: a buffered file object adds ``fstat``, ``isatty`` and
+    ``lseek`` calls, and each system call hands the GIL over among the downloader's threads. With
+    two files per cover that was about 6% of the unthrottled download rate (``bench_download``,
+    442/411/432/414 against 454/458/440/446 covers/s, alternating).
+    """
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}-{next(_tmp_serial)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)  # durable before the name points at it
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _read_local(path: str) -> bytes:
+    """The whole file at ``path`` (``FileNotFoundError`` if there is none), with plain ``os`` calls."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 class CoverCache:
@@ -102,16 +147,7 @@ class CoverCache:
     def _write(self, path: str, data: bytes) -> None:
         self._ensure_dir(path.rsplit("/", 1)[0])
         if self._local:
-            tmp = f"{path}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())  # durable before the name points at it
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            _write_local(path, data)
         else:
             with self._fs.open_output_stream(path) as f:
                 f.write(data)
@@ -119,8 +155,7 @@ class CoverCache:
     def _read(self, path: str) -> bytes | None:
         try:
             if self._local:
-                with open(path, "rb") as f:
-                    return f.read()
+                return _read_local(path)
             with self._fs.open_input_stream(path) as f:
                 return f.read()
         except FileNotFoundError:

@@ -98,3 +98,48 @@ def test_files_are_synced_before_they_are_renamed_into_place(tmp_path, monkeypat
     assert [e[0] for e in events] == ["fsync", "replace", "fsync", "replace"]
     # each time, the file synced is the one then renamed into place
     assert events[0][1] == events[1][1] and events[2][1] == events[3][1]
+
+
+def test_a_failed_write_leaves_neither_the_file_nor_a_tmp_file(tmp_path, monkeypatch):
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    cache = CoverCache(str(tmp_path))
+    try:
+        cache.store_image(7, b"q" * 3000, "image/jpeg")
+    except OSError as exc:
+        assert exc.errno == 28
+    else:
+        raise AssertionError("the write error was swallowed")
+    monkeypatch.undo()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert cache.lookup(7) is None
+    cache.store_image(7, b"q" * 3000, "image/jpeg")  # and the next try succeeds
+    assert cache.lookup(7).size == 3000
+
+
+def test_threads_writing_the_same_blob_at_once_do_not_collide(tmp_path):
+    import threading
+
+    cache = CoverCache(str(tmp_path))
+    data = bytes(range(256)) * 40
+    errors = []
+
+    def store(cover_id):
+        try:
+            for _ in range(20):
+                cache.store_image(cover_id, data, "image/jpeg")
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=store, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    blob = hashlib.sha256(data).hexdigest()
+    assert cache.read_blob(blob) == data
+    assert all(cache.lookup(i).sha256 == blob for i in range(8))
+    assert not [p for p in tmp_path.rglob("*") if ".tmp-" in p.name]
