@@ -72,7 +72,13 @@ class ServerProcess:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, str(covers_dir), latency_s), daemon=True)
         self._proc.start()
-        self.base_url, self.files_count = self._conn.recv()
+        child.close()  # only the child holds its end now: if it dies, recv() sees EOF instead of waiting forever
+        try:
+            self.base_url, self.files_count = self._conn.recv()
+        except EOFError:
+            self._proc.join(timeout=10)
+            raise RuntimeError(f"the cover server process exited ({self._proc.exitcode}) before serving "
+                               f"{covers_dir}; its traceback is above") from None
 
     def _ask(self, *request):
         self._conn.send(request)

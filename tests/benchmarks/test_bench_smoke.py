@@ -105,6 +105,16 @@ def test_bench_download_smoke():
     assert _column(out, "blobs") == _column(out, "covers ok")  # distinct bytes per cover id
 
 
+def test_bench_download_says_so_when_its_server_cannot_start(tmp_path):
+    # the server child fails on a directory with no covers; the bench used to wait on the pipe forever
+    env = {**os.environ, "DAGSTER_TELEMETRY_DISABLED": "1"}
+    proc = subprocess.run([sys.executable, str(BENCH / "bench_download.py"), "--smoke", "--covers-dir",
+                           str(tmp_path / "no-covers-here")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "the cover server process exited" in proc.stderr, proc.stderr[-2000:]
+
+
 @pytest.mark.slow
 def test_bench_rebuild_smoke(tmp_path):
     out = _run("bench_rebuild.py", "--work-dir", str(tmp_path), timeout=1500)
