@@ -1,8 +1,10 @@
 """Small file helpers over local paths and ``scheme://`` URIs (pyarrow.fs), used by jobs and assets."""
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -31,8 +33,39 @@ def read_text(uri: str) -> str:
         return f.read().decode("utf-8")
 
 
+_tmp_serial = itertools.count()
+
+
+def write_local_file(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole: a tmp file unique to this process and thread, ``fsync``,
+    then ``os.replace``; the tmp file is removed if anything fails.
+
+    Plain ``os`` calls rather than ``open()``: a buffered file object adds ``fstat``, ``isatty`` and
+    ``lseek`` calls, and each system call hands the GIL over among the cover downloader's threads
+    (``CoverCache`` writes every file here). With two files per cover that was about 6% of the unthrottled download rate (``bench_download``,
+    442/411/432/414 against 454/458/440/446 covers/s, alternating).
+    """
+    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}-{next(_tmp_serial)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)  # durable before the name points at it
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
 def write_text(uri: str, text: str) -> None:
-    """Write a small text file atomically where the filesystem allows (local: tmp + rename)."""
+    """Write a small text file atomically where the filesystem allows (local: :func:`write_local_file`)."""
     write_bytes(uri, text.encode("utf-8"))
 
 
@@ -41,10 +74,7 @@ def write_bytes(uri: str, data: bytes) -> None:
     parent = path.rsplit("/", 1)[0]
     fs.create_dir(parent, recursive=True)
     if isinstance(fs, pafs.LocalFileSystem):
-        tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-        with fs.open_output_stream(tmp) as f:
-            f.write(data)
-        os.replace(tmp, path)
+        write_local_file(path, data)
     else:
         with fs.open_output_stream(path) as f:
             f.write(data)

@@ -30,7 +30,6 @@ their content, so several threads or processes can share one cache without locks
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import threading
@@ -40,6 +39,7 @@ from dataclasses import asdict, dataclass
 import pyarrow.fs as pafs
 
 from book_assets.covers import images
+from book_assets.storage import write_local_file
 
 OK = "ok"
 FAILED = "failed"
@@ -66,37 +66,6 @@ def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
         fs, path = pafs.FileSystem.from_uri(root)
         return fs, path.rstrip("/")
     return pafs.LocalFileSystem(), os.path.abspath(root)
-
-
-_tmp_serial = itertools.count()
-
-
-def _write_local(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole: a tmp file unique to this process and thread, ``fsync``,
-    then ``os.replace``; the tmp file is removed if anything fails.
-
-    Plain ``os`` calls rather than ``open()``: a buffered file object adds ``fstat``, ``isatty`` and
-    ``lseek`` calls, and each system call hands the GIL over among the downloader's threads. With
-    two files per cover that was about 6% of the unthrottled download rate (``bench_download``,
-    442/411/432/414 against 454/458/440/446 covers/s, alternating).
-    """
-    tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}-{next(_tmp_serial)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)  # durable before the name points at it
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _read_local(path: str) -> bytes:
@@ -147,7 +116,7 @@ class CoverCache:
     def _write(self, path: str, data: bytes) -> None:
         self._ensure_dir(path.rsplit("/", 1)[0])
         if self._local:
-            _write_local(path, data)
+            write_local_file(path, data)
         else:
             with self._fs.open_output_stream(path) as f:
                 f.write(data)
