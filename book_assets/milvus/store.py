@@ -168,7 +168,12 @@ class CoverStore:
         self.dim: int | None = None
         if self._client.has_collection(collection):
             self.dim = self._collection_dim()
-            self.index_type = self._existing_index_type() or self.index_type
+            existing = self._existing_index_type()
+            if existing and (index or "auto").upper() != "AUTO" and existing != self.index_type:
+                log.warning("collection %s already has a %s index: the %s asked for applies to new "
+                            "collections only (drop the collection to change it)", collection, existing,
+                            self.index_type)
+            self.index_type = existing or self.index_type
         if dim is not None:
             self.ensure_collection(dim)
 

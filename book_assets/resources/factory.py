@@ -44,6 +44,7 @@ def build_resources() -> dict:
             uri=env_value("BOOK_ASSETS_MILVUS_URI", f"{defaults.Settings.from_env().home}/milvus.db"),
             token=env_value("BOOK_ASSETS_MILVUS_TOKEN", ""),
             collection=env_value("BOOK_ASSETS_MILVUS_COLLECTION", defaults.DEFAULT_COLLECTION),
+            index=env_value("BOOK_ASSETS_MILVUS_INDEX", "auto"),
         ),
         "spark": SparkLauncher(
             mode=env_value("BOOK_ASSETS_SPARK", "local"),
