@@ -31,11 +31,16 @@ INDEX_BUILD_PARAMS: dict[str, dict[str, Any]] = {
 }
 
 
+def is_auto(requested: str | None) -> bool:
+    """Whether ``requested`` leaves the index to the deployment (``"auto"``, any case, or unset)."""
+    return (requested or "auto").upper() == "AUTO"
+
+
 def choose_index(requested: str, is_lite: bool) -> str:
     """Resolve ``"auto"`` (IVF_FLAT on Lite, HNSW on a server) and validate explicit choices."""
-    name = (requested or "auto").upper()
-    if name == "AUTO":
+    if is_auto(requested):
         return "IVF_FLAT" if is_lite else "HNSW"
+    name = requested.upper()
     if name not in INDEX_BUILD_PARAMS:
         raise ValueError(f"unsupported index {requested!r}; use one of auto, {', '.join(INDEX_BUILD_PARAMS)}")
     return name

@@ -169,7 +169,7 @@ class CoverStore:
         if self._client.has_collection(collection):
             self.dim = self._collection_dim()
             existing = self._existing_index_type()
-            if existing and (index or "auto").upper() != "AUTO" and existing != self.index_type:
+            if existing and not indexes.is_auto(index) and existing != self.index_type:
                 log.warning("collection %s already has a %s index: the %s asked for applies to new "
                             "collections only (drop the collection to change it)", collection, existing,
                             self.index_type)
